@@ -9,6 +9,7 @@ import pathlib
 import sys
 
 from google.protobuf import descriptor_pb2
+
 from taskplane.event_types import PAYLOAD_ONEOF, SCHEMA_VERSION, type_of_field
 
 PACKAGE = "taskplane.v1"
@@ -40,14 +41,11 @@ class Catalog:
             if file.package != PACKAGE:
                 continue
             by_path = {
-                tuple(loc.path): loc.leading_comments
-                for loc in file.source_code_info.location
+                tuple(loc.path): loc.leading_comments for loc in file.source_code_info.location
             }
             for index, message in enumerate(file.message_type):
                 self.messages[message.name] = message
-                self.comments[(message.name, "")] = by_path.get(
-                    (FILE_MESSAGES, index), ""
-                )
+                self.comments[(message.name, "")] = by_path.get((FILE_MESSAGES, index), "")
                 for field_index, field in enumerate(message.field):
                     path = (FILE_MESSAGES, index, MESSAGE_FIELDS, field_index)
                     self.comments[(message.name, field.name)] = by_path.get(path, "")
@@ -57,9 +55,7 @@ class Catalog:
 
 
 def type_name(field: descriptor_pb2.FieldDescriptorProto) -> str:
-    base = SCALARS.get(field.type) or field.type_name.removeprefix(".").removeprefix(
-        PACKAGE + "."
-    )
+    base = SCALARS.get(field.type) or field.type_name.removeprefix(".").removeprefix(PACKAGE + ".")
     if field.label == FDP.LABEL_REPEATED:
         if base.endswith("Entry"):
             return "map<string, string>"
@@ -113,9 +109,7 @@ def render(catalog: Catalog) -> str:
         "",
         catalog.comment("Event"),
         "",
-        *field_table(
-            catalog, "Event", skip=frozenset(field.name for field in payloads)
-        ),
+        *field_table(catalog, "Event", skip=frozenset(field.name for field in payloads)),
         f"| `{PAYLOAD_ONEOF}` | oneof | One typed payload per event type, listed below. |",
         "",
         "## Types",
@@ -145,9 +139,7 @@ def render(catalog: Catalog) -> str:
 
 
 def main(argv: list[str]) -> int:
-    image = descriptor_pb2.FileDescriptorSet.FromString(
-        pathlib.Path(argv[1]).read_bytes()
-    )
+    image = descriptor_pb2.FileDescriptorSet.FromString(pathlib.Path(argv[1]).read_bytes())
     pathlib.Path(argv[2]).write_text(render(Catalog(image)))
     return 0
 

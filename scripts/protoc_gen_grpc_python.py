@@ -26,9 +26,7 @@ def main() -> int:
         root = pathlib.Path(tmp)
         descriptors = root / "descriptors.binpb"
         descriptors.write_bytes(
-            descriptor_pb2.FileDescriptorSet(
-                file=request.proto_file
-            ).SerializeToString()
+            descriptor_pb2.FileDescriptorSet(file=request.proto_file).SerializeToString()
         )
         out = root / "out"
         out.mkdir()
@@ -42,9 +40,7 @@ def main() -> int:
             response.error = "grpc_tools.protoc failed"
         else:
             for path in sorted(out.rglob("*.py")):
-                response.file.add(
-                    name=path.relative_to(out).as_posix(), content=path.read_text()
-                )
+                response.file.add(name=path.relative_to(out).as_posix(), content=path.read_text())
     sys.stdout.buffer.write(response.SerializeToString())
     return 0
 

@@ -7,9 +7,11 @@ the first `_` turned into `.`: `task_created` <-> `task.created`,
 
 from __future__ import annotations
 
+from typing import Final
+
 from taskplane.v1 import events_pb2
 
-PAYLOAD_ONEOF = "payload"
+PAYLOAD_ONEOF: Final = "payload"
 
 #: Version of the payload schemas of v1; stamped on every event.
 SCHEMA_VERSION = 1

@@ -1,0 +1,1 @@
+"""gRPC servicers: thin adapters between v1 messages and the engine."""
