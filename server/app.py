@@ -1,33 +1,28 @@
-"""Wiring and lifecycle: builds the gRPC server, starts it, drains it."""
+"""Wiring and lifecycle: builds the gRPC server and everything it owns,
+starts it, and drains it on SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import signal
-from collections.abc import Callable, Sequence
-from typing import Any
 
 import grpc
 import structlog
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server.api.health import HealthReporter
+from server.api.interceptor import CallInterceptor
+from server.api.registry import service_bindings
 from server.config import Settings
+from server.engine.reaper import Reaper
+from server.engine.runtime import Runtime
+from server.engine.workspaces import WorkspaceCommands
+from server.security.authn import ApiKeyAuthenticator
 
 log = structlog.get_logger(__name__)
 
-ServiceAdder = Callable[[Any, grpc.aio.Server], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class ServiceBinding:
-    """One servicer and the generated function that registers it."""
-
-    full_name: str
-    servicer: object
-    add_to_server: ServiceAdder
+HEALTH_SERVICE = "grpc.health.v1.Health"
 
 
 def channel_options(settings: Settings) -> list[tuple[str, int]]:
@@ -53,31 +48,31 @@ def channel_options(settings: Settings) -> list[tuple[str, int]]:
 
 
 class TaskplaneServer:
-    """A running Taskplane gRPC server and everything it owns."""
+    """A Taskplane server process: engine, gRPC server and health."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        services: Sequence[ServiceBinding],
-        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-    ) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.runtime = Runtime(settings)
+        self.reaper = Reaper(self.runtime)
+        self.authenticator = ApiKeyAuthenticator(self.runtime)
+        services = service_bindings(self.runtime, self.authenticator)
         self.health = HealthReporter([binding.full_name for binding in services])
+        public = ["/" + HEALTH_SERVICE + "/"]
+        if settings.reflection:
+            public.append("/grpc.reflection.")
+        interceptor = CallInterceptor(self.authenticator, tuple(public))
         self._server = grpc.aio.server(
-            interceptors=list(interceptors), options=channel_options(settings)
+            interceptors=[interceptor], options=channel_options(settings)
         )
         for binding in services:
             binding.add_to_server(binding.servicer, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, self._server)
         if settings.reflection:
             names = [binding.full_name for binding in services]
-            names += [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
-            names.append(reflection.SERVICE_NAME)
+            names += [HEALTH_SERVICE, reflection.SERVICE_NAME]
             reflection.enable_server_reflection(names, self._server)
         self.port = self._server.add_insecure_port(settings.listen_address)
-        if self.port == 0:
-            raise OSError(f"cannot listen on {settings.listen_address}")
-        self._stopped = asyncio.Event()
+        self._stopping = False
 
     @property
     def address(self) -> str:
@@ -85,22 +80,27 @@ class TaskplaneServer:
         return f"{host}:{self.port}"
 
     async def start(self) -> None:
+        await self.runtime.start()
+        await WorkspaceCommands(self.runtime).bootstrap(self.settings.data_dir)
+        self.reaper.start()
         await self._server.start()
         await self.health.start()
-        log.info("server.started", address=self.address)
+        log.info("server.started", address=self.address, port=self.port)
 
     async def stop(self) -> None:
         """Drains: readiness first, then no new calls, then in-flight calls get
         the grace period before they are cancelled."""
-        if self._stopped.is_set():
+        if self._stopping:
             return
-        self._stopped.set()
+        self._stopping = True
         await self.health.set_ready(False)
         log.info("server.draining", grace_s=self.settings.shutdown_grace_s)
         if self.settings.shutdown_delay_s > 0:
             await asyncio.sleep(self.settings.shutdown_delay_s)
         await self.health.shutdown()
         await self._server.stop(self.settings.shutdown_grace_s)
+        await self.reaper.stop()
+        await self.runtime.stop()
         log.info("server.stopped")
 
     async def wait_for_termination(self) -> None:
@@ -113,16 +113,10 @@ class TaskplaneServer:
             loop.add_signal_handler(signum, lambda: asyncio.ensure_future(self.stop()))
 
 
-def build_server(settings: Settings) -> TaskplaneServer:
-    """Creates the server with every v1 service."""
-    from server.api.registry import service_bindings
-
-    return TaskplaneServer(settings, service_bindings(settings))
-
-
 async def run_forever(settings: Settings) -> None:
     """Runs the server until SIGTERM or SIGINT, then drains it."""
-    server = build_server(settings)
+    server = TaskplaneServer(settings)
     await server.start()
     server.install_signal_handlers()
     await server.wait_for_termination()
+    await server.stop()

@@ -29,6 +29,15 @@ class Settings:
     """SQLAlchemy URL; empty means SQLite in `data_dir`. PostgreSQL:
     `postgresql+asyncpg://user@host/db`."""
 
+    database_pool_size: int = 20
+    """Connections kept open to PostgreSQL (SQLite uses one writer and 8 readers)."""
+
+    agent_offline_after_s: float = 60.0
+    """An agent not heard from for this long is listed as offline."""
+
+    reaper_interval_s: float = 0.5
+    """How often expired leases and overdue queued tasks are looked for."""
+
     log_level: str = "info"
     """Minimum level of log lines: debug, info, warning or error."""
 

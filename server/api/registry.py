@@ -1,49 +1,51 @@
-"""Every v1 service of the server, with the function that registers it."""
+"""Every v1 service of the server, wired to the engine."""
 
 from __future__ import annotations
 
+from server.api import events
+from server.api.agents import AgentServicer
 from server.api.status import StatusServicer
-from server.app import ServiceBinding
-from server.config import Settings
+from server.api.tasks import TaskServicer
+from server.api.workspaces import WorkspaceServicer
+from server.app_types import ServiceBinding
+from server.engine.agents import AgentCommands
+from server.engine.runtime import Runtime
+from server.engine.tasks import TaskCommands
+from server.engine.workspaces import WorkspaceCommands
+from server.security.authn import ApiKeyAuthenticator
 from taskplane.v1 import (
-    agents_pb2,
     agents_pb2_grpc,
-    events_pb2,
-    events_pb2_grpc,
-    status_pb2,
     status_pb2_grpc,
-    tasks_pb2,
     tasks_pb2_grpc,
-    workspaces_pb2,
     workspaces_pb2_grpc,
 )
 
 
-def service_bindings(settings: Settings) -> list[ServiceBinding]:
+def service_bindings(runtime: Runtime, authenticator: ApiKeyAuthenticator) -> list[ServiceBinding]:
     return [
         ServiceBinding(
-            tasks_pb2.DESCRIPTOR.services_by_name["TaskService"].full_name,
-            tasks_pb2_grpc.TaskServiceServicer(),
+            "taskplane.v1.TaskService",
+            TaskServicer(TaskCommands(runtime)),
             tasks_pb2_grpc.add_TaskServiceServicer_to_server,
         ),
         ServiceBinding(
-            agents_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
-            agents_pb2_grpc.AgentServiceServicer(),
+            "taskplane.v1.AgentService",
+            AgentServicer(AgentCommands(runtime)),
             agents_pb2_grpc.add_AgentServiceServicer_to_server,
         ),
         ServiceBinding(
-            events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
-            events_pb2_grpc.EventServiceServicer(),
-            events_pb2_grpc.add_EventServiceServicer_to_server,
+            "taskplane.v1.EventService",
+            events.EventServicer(runtime),
+            events.add_to_server,
         ),
         ServiceBinding(
-            workspaces_pb2.DESCRIPTOR.services_by_name["WorkspaceService"].full_name,
-            workspaces_pb2_grpc.WorkspaceServiceServicer(),
+            "taskplane.v1.WorkspaceService",
+            WorkspaceServicer(WorkspaceCommands(runtime), authenticator),
             workspaces_pb2_grpc.add_WorkspaceServiceServicer_to_server,
         ),
         ServiceBinding(
-            status_pb2.DESCRIPTOR.services_by_name["StatusService"].full_name,
-            StatusServicer(),
+            "taskplane.v1.StatusService",
+            StatusServicer(runtime),
             status_pb2_grpc.add_StatusServiceServicer_to_server,
         ),
     ]

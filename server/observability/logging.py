@@ -42,3 +42,5 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
+    # Alembic narrates every migration check at INFO.
+    logging.getLogger("alembic").setLevel(max(_LEVELS[level], logging.WARNING))

@@ -1,0 +1,150 @@
+"""The call pipeline, in order: correlation id -> log context -> caller
+identity -> handler, with domain errors mapped to statuses and one access
+log line per call. One wrapper per call keeps the overhead to a minimum."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+import grpc
+import structlog
+
+from server.api.call import CallInfo, set_current_call
+from server.api.errors import internal_status, status_code, to_status
+from server.core.errors import DomainError
+
+log = structlog.get_logger("taskplane.access")
+CORRELATION_HEADER = "x-correlation-id"
+_VALID_CORRELATION = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, info: CallInfo, metadata: dict[str, str]) -> None:
+        """Fills in the caller's workspace and role, or raises a DomainError."""
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    pairs = context.invocation_metadata() or ()
+    return {key: value for key, value in pairs if isinstance(value, str)}
+
+
+def _correlation_id(metadata: dict[str, str]) -> str:
+    given = metadata.get(CORRELATION_HEADER, "")
+    return given if _VALID_CORRELATION.match(given) else uuid.uuid4().hex
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, authenticator: Authenticator, public_prefixes: tuple[str, ...]) -> None:
+        self._authenticator = authenticator
+        self._public_prefixes = public_prefixes
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method: str = details.method
+        if handler is None or method.startswith(self._public_prefixes):
+            return handler
+        if handler.unary_unary is not None:
+            return handler._replace(unary_unary=self._wrap_unary(method, handler.unary_unary))
+        if handler.unary_stream is not None:
+            return handler._replace(unary_stream=self._wrap_stream(method, handler.unary_stream))
+        return handler
+
+    async def _begin(self, method: str, context: grpc.aio.ServicerContext) -> CallInfo:
+        metadata = _metadata(context)
+        info = CallInfo(
+            method=method,
+            correlation_id=_correlation_id(metadata),
+            traceparent=metadata.get("traceparent", ""),
+        )
+        set_current_call(info)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            rpc=method, peer=context.peer(), correlation_id=info.correlation_id
+        )
+        await context.send_initial_metadata(((CORRELATION_HEADER, info.correlation_id),))
+        await self._authenticator.authenticate(info, metadata)
+        structlog.contextvars.bind_contextvars(workspace_id=info.workspace_id)
+        return info
+
+    async def _fail(
+        self, error: BaseException, info: CallInfo | None, context: grpc.aio.ServicerContext
+    ) -> grpc.StatusCode:
+        correlation_id = info.correlation_id if info else ""
+        if isinstance(error, DomainError):
+            status = to_status(error)
+        else:
+            log.error("rpc.unexpected_error", exc_info=error)
+            status = internal_status(correlation_id)
+        await context.abort(status.code, status.details, status.trailing_metadata)
+        return status.code  # pragma: no cover - abort raises
+
+    def _wrap_unary(self, method: str, behavior: Any) -> Any:
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            info: CallInfo | None = None
+            try:
+                info = await self._begin(method, context)
+                return await behavior(request, context)
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as error:
+                if _is_abort(error):
+                    code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                    raise
+                code = _code_of(error)
+                await self._fail(error, info, context)
+            finally:
+                _access(code, started)
+
+        return wrapper
+
+    def _wrap_stream(self, method: str, behavior: Any) -> Any:
+        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            info: CallInfo | None = None
+            try:
+                info = await self._begin(method, context)
+                async for response in behavior(request, context):
+                    yield response
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as error:
+                if _is_abort(error):
+                    code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                    raise
+                code = _code_of(error)
+                await self._fail(error, info, context)
+            finally:
+                _access(code, started)
+
+        return wrapper
+
+
+def _is_abort(error: BaseException) -> bool:
+    # context.abort() raises AbortError; let it through untouched.
+    return type(error).__name__ in {"AbortError", "UsageError"}
+
+
+def _code_of(error: BaseException) -> grpc.StatusCode:
+    return status_code(error) if isinstance(error, DomainError) else grpc.StatusCode.INTERNAL
+
+
+def _access(code: grpc.StatusCode, started: float) -> None:
+    log.info(
+        "rpc.access",
+        code=code.name,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )

@@ -1,0 +1,76 @@
+"""The engine's shared parts and its transaction helper."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import sqlalchemy.exc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.config import Settings
+from server.core.clock import now_us
+from server.core.errors import Unavailable
+from server.core.model import CallContext, EventDraft
+from server.events.hub import EventHub
+from server.store.agents import AgentRepository
+from server.store.database import Database
+from server.store.event_log import EventLog
+from server.store.tasks import TaskRepository
+from taskplane.v1 import events_pb2
+
+T = TypeVar("T")
+Work = Callable[[AsyncConnection, int], Awaitable[tuple[T, list[EventDraft]]]]
+
+
+class Runtime:
+    """Database, repositories, event log and hub of one server process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.database = Database(settings)
+        postgres = not self.database.is_sqlite
+        self.tasks = TaskRepository(for_update=postgres)
+        self.agents = AgentRepository()
+        self.event_log = EventLog(postgres=postgres)
+        self.hub = EventHub(self.database, self.event_log)
+
+    async def start(self) -> None:
+        from server.store.migrate import upgrade
+
+        await upgrade(self.database)
+        await self.hub.start()
+
+    async def stop(self) -> None:
+        await self.hub.stop()
+        await self.database.dispose()
+
+    async def transact(self, ctx: CallContext, work: Work[T]) -> tuple[T, list[events_pb2.Event]]:
+        """Runs `work` and appends the events it returns in one transaction."""
+        async with database_errors():
+            now = now_us()
+            async with self.database.write() as conn:
+                result, drafts = await work(conn, now)
+                events = await self.event_log.append(conn, ctx, drafts, now)
+        if events:
+            self.hub.notify()
+        return result, events
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with database_errors(), self.database.read() as conn:
+            yield conn
+
+
+@contextlib.asynccontextmanager
+async def database_errors() -> AsyncIterator[None]:
+    """A database that cannot be reached is UNAVAILABLE (retry), not INTERNAL."""
+    try:
+        yield
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, OSError) as error:
+        raise Unavailable("the database is unavailable; retry shortly") from error
+    except sqlalchemy.exc.DBAPIError as error:
+        if error.connection_invalidated:
+            raise Unavailable("the database connection was lost; retry shortly") from error
+        raise

@@ -1,0 +1,1 @@
+"""The event hub and subscriptions over the durable event log."""

@@ -1,0 +1,160 @@
+"""The event hub: one per process. It tails the event log once into a shared
+ring buffer of recent events and wakes everyone waiting for new ones.
+
+Subscribers keep only a cursor (the last sequence they scanned). They read
+from the buffer while their cursor lies inside it and from the store when
+they fall behind it, so a slow subscriber costs no memory and a fast one
+never touches the database. Local writers call `notify()` after commit; on
+PostgreSQL other replicas' commits arrive through LISTEN/NOTIFY, and a
+periodic poll covers anything missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from server.store.database import Database
+from server.store.event_log import NOTIFY_CHANNEL, EventLog
+from taskplane.v1 import events_pb2
+
+log = structlog.get_logger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One event with its serialized form, shared by every subscriber."""
+
+    sequence: int
+    event: events_pb2.Event
+    body: bytes
+
+
+class EventHub:
+    def __init__(
+        self,
+        database: Database,
+        event_log: EventLog,
+        *,
+        buffer_size: int = 10_000,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self._database = database
+        self._log = event_log
+        self._buffer_size = buffer_size
+        self._poll_interval_s = poll_interval_s
+        self._entries: list[LogEntry] = []
+        self._head = 0
+        self._wake = asyncio.Event()
+        self._advanced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: Any = None
+        self.subscribers = 0
+
+    @property
+    def head(self) -> int:
+        """Highest sequence loaded into the buffer."""
+        return self._head
+
+    @property
+    def base(self) -> int:
+        """Sequence just before the oldest buffered entry."""
+        return self._entries[0].sequence - 1 if self._entries else self._head
+
+    async def start(self) -> None:
+        async with self._database.read() as conn:
+            self._head = await self._log.head(conn)
+        if not self._database.is_sqlite:
+            await self._listen()
+        self._task = asyncio.create_task(self._tail(), name="event-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.close()
+        if not self._advanced.done():
+            self._advanced.cancel()
+
+    def notify(self) -> None:
+        """Something was committed: load it soon."""
+        self._wake.set()
+
+    async def _listen(self) -> None:
+        connection = await self._database.writer.connect()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        await driver.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        self._listener = connection
+
+    async def _tail(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+            self._wake.clear()
+            try:
+                await self._load()
+            except Exception:  # the poll retries; subscribers keep their cursors
+                log.exception("event_hub.load_failed")
+                await asyncio.sleep(self._poll_interval_s)
+
+    async def _load(self) -> None:
+        while True:
+            async with self._database.read() as conn:
+                rows = await self._log.read(conn, after=self._head, limit=1000)
+            if not rows:
+                return
+            for sequence, body in rows:
+                self._entries.append(LogEntry(sequence, events_pb2.Event.FromString(body), body))
+            self._head = rows[-1][0]
+            if len(self._entries) > 2 * self._buffer_size:
+                del self._entries[: len(self._entries) - self._buffer_size]
+            advanced, self._advanced = self._advanced, asyncio.get_running_loop().create_future()
+            advanced.set_result(None)
+            if len(rows) < 1000:
+                return
+
+    def read(self, after: int, limit: int) -> list[LogEntry] | None:
+        """Buffered entries after a sequence; None when the cursor lies before
+        the buffer (read the store instead)."""
+        if after < self.base:
+            return None
+        start = after - self.base
+        return self._entries[start : start + limit]
+
+    async def wait_beyond(self, sequence: int, timeout: float) -> bool:
+        """Waits until the head passes `sequence`; False on timeout."""
+        if self._head > sequence:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._advanced), timeout)
+        return self._head > sequence
+
+    async def wait_for_event(
+        self, after: int, predicate: Callable[[events_pb2.Event], bool], timeout: float
+    ) -> bool:
+        """Waits until a buffered event after `after` satisfies `predicate`;
+        True also when the buffer no longer covers `after` (re-check the store)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        cursor = after
+        while True:
+            entries = self.read(cursor, self._buffer_size)
+            if entries is None:
+                return True
+            if any(predicate(entry.event) for entry in entries):
+                return True
+            if entries:
+                cursor = entries[-1].sequence
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not await self.wait_beyond(cursor, remaining):
+                return False

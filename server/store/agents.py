@@ -1,0 +1,94 @@
+"""Agent repository. Every query is scoped to a workspace."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.core.model import Agent
+from server.store.schema import agents
+
+
+def _from_row(row: sa.RowMapping) -> Agent:
+    return Agent(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        name=row["name"],
+        version=row["version"],
+        description=row["description"],
+        capabilities=json.loads(row["capabilities"]),
+        max_concurrency=row["max_concurrency"],
+        labels=json.loads(row["labels"]),
+        request_id=row["request_id"],
+        create_time=row["create_time"],
+        last_seen_time=row["last_seen_time"],
+    )
+
+
+class AgentRepository:
+    async def insert(self, conn: AsyncConnection, agent: Agent) -> None:
+        await conn.execute(
+            agents.insert().values(
+                id=agent.id,
+                workspace_id=agent.workspace_id,
+                name=agent.name,
+                version=agent.version,
+                description=agent.description,
+                capabilities=json.dumps(agent.capabilities),
+                max_concurrency=agent.max_concurrency,
+                labels=json.dumps(agent.labels, sort_keys=True),
+                request_id=agent.request_id,
+                create_time=agent.create_time,
+                last_seen_time=agent.last_seen_time,
+            )
+        )
+
+    async def get(self, conn: AsyncConnection, workspace_id: str, agent_id: str) -> Agent | None:
+        query = sa.select(agents).where(
+            agents.c.workspace_id == workspace_id, agents.c.id == agent_id
+        )
+        row = (await conn.execute(query)).mappings().first()
+        return _from_row(row) if row else None
+
+    async def get_by_request_id(
+        self, conn: AsyncConnection, workspace_id: str, request_id: str
+    ) -> Agent | None:
+        query = sa.select(agents).where(
+            agents.c.workspace_id == workspace_id, agents.c.request_id == request_id
+        )
+        row = (await conn.execute(query)).mappings().first()
+        return _from_row(row) if row else None
+
+    async def touch(
+        self, conn: AsyncConnection, workspace_id: str, agent_id: str, now: int
+    ) -> bool:
+        result = await conn.execute(
+            agents.update()
+            .where(agents.c.workspace_id == workspace_id, agents.c.id == agent_id)
+            .values(last_seen_time=now)
+        )
+        return bool(result.rowcount)
+
+    async def list(
+        self,
+        conn: AsyncConnection,
+        workspace_id: str,
+        *,
+        after: tuple[int, str] | None,
+        limit: int,
+        seen_since: int | None = None,
+        seen_before: int | None = None,
+    ) -> list[Agent]:
+        """Oldest registration first; `after` is the (create_time, id) of the last one seen."""
+        query: sa.Select[Any] = sa.select(agents).where(agents.c.workspace_id == workspace_id)
+        if after is not None:
+            query = query.where(sa.tuple_(agents.c.create_time, agents.c.id) > sa.tuple_(*after))
+        if seen_since is not None:
+            query = query.where(agents.c.last_seen_time >= seen_since)
+        if seen_before is not None:
+            query = query.where(agents.c.last_seen_time < seen_before)
+        query = query.order_by(agents.c.create_time, agents.c.id).limit(limit)
+        return [_from_row(row) for row in (await conn.execute(query)).mappings()]

@@ -1,0 +1,118 @@
+"""The event log: appends events with gap-free sequence numbers in commit
+order and reads them back by sequence.
+
+Sequences come from the single `log_head` row, updated (and so locked) as the
+last statement before commit: concurrent writers queue on that row, so a
+writer's numbers are allocated only after every earlier writer committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.core import protos
+from server.core.ids import new_id
+from server.core.model import CallContext, EventDraft
+from server.store.schema import events, log_head
+from taskplane.event_types import SCHEMA_VERSION, field_of_type
+from taskplane.v1 import events_pb2
+
+NOTIFY_CHANNEL = "taskplane_events"
+
+
+def build_event(draft: EventDraft, ctx: CallContext, sequence: int, now: int) -> events_pb2.Event:
+    event = events_pb2.Event(
+        id=new_id("evt"),
+        sequence=sequence,
+        type=draft.type,
+        schema_version=SCHEMA_VERSION,
+        time=protos.timestamp(now),
+        workspace_id=draft.workspace_id or ctx.workspace_id,
+        correlation_id=draft.correlation_id or ctx.correlation_id,
+        task_id=draft.task_id,
+        agent_id=draft.agent_id,
+        execution_id=draft.execution_id,
+        workflow_id=draft.workflow_id,
+        traceparent=draft.traceparent or ctx.traceparent,
+    )
+    getattr(event, field_of_type(draft.type)).CopyFrom(draft.payload)
+    return event
+
+
+class EventLog:
+    def __init__(self, *, postgres: bool) -> None:
+        self._postgres = postgres
+
+    async def append(
+        self,
+        conn: AsyncConnection,
+        ctx: CallContext,
+        drafts: Sequence[EventDraft],
+        now: int,
+    ) -> list[events_pb2.Event]:
+        """Appends events in the caller's transaction. Call it last in the
+        transaction: it takes the log lock, held until commit."""
+        if not drafts:
+            return []
+        head = (
+            await conn.execute(
+                log_head.update()
+                .where(log_head.c.id == 1)
+                .values(sequence=log_head.c.sequence + len(drafts))
+                .returning(log_head.c.sequence)
+            )
+        ).scalar_one()
+        first = head - len(drafts) + 1
+        built = [
+            build_event(draft, ctx, first + offset, now) for offset, draft in enumerate(drafts)
+        ]
+        await conn.execute(
+            events.insert(),
+            [
+                {
+                    "sequence": event.sequence,
+                    "id": event.id,
+                    "workspace_id": event.workspace_id,
+                    "type": event.type,
+                    "task_id": event.task_id,
+                    "agent_id": event.agent_id,
+                    "workflow_id": event.workflow_id,
+                    "correlation_id": event.correlation_id,
+                    "time": now,
+                    "body": event.SerializeToString(),
+                }
+                for event in built
+            ],
+        )
+        if self._postgres:
+            # Delivered to listeners on every replica when the transaction commits.
+            await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(head))))
+        return built
+
+    async def head(self, conn: AsyncConnection) -> int:
+        query = sa.select(log_head.c.sequence).where(log_head.c.id == 1)
+        return int((await conn.execute(query)).scalar_one())
+
+    async def read(
+        self,
+        conn: AsyncConnection,
+        *,
+        after: int,
+        limit: int,
+        workspace_id: str | None = None,
+        task_id: str = "",
+        upto: int | None = None,
+    ) -> list[tuple[int, bytes]]:
+        """(sequence, serialized Event) pairs after a sequence, in order."""
+        query = sa.select(events.c.sequence, events.c.body).where(events.c.sequence > after)
+        if workspace_id is not None:
+            query = query.where(events.c.workspace_id == workspace_id)
+        if task_id:
+            query = query.where(events.c.task_id == task_id)
+        if upto is not None:
+            query = query.where(events.c.sequence <= upto)
+        query = query.order_by(events.c.sequence).limit(limit)
+        return [(int(row[0]), bytes(row[1])) for row in await conn.execute(query)]

@@ -1,0 +1,245 @@
+"""Task repository. Every query is scoped to a workspace."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.core.model import Task, TaskError, TaskState
+from server.store.schema import task_labels, tasks
+
+_COLUMNS = [column.name for column in tasks.columns]
+
+
+def _to_row(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "workspace_id": task.workspace_id,
+        "kind": task.kind,
+        "input": task.input_json,
+        "labels": json.dumps(task.labels, sort_keys=True),
+        "priority": task.priority,
+        "max_attempts": task.max_attempts,
+        "attempt_budget": task.attempt_budget,
+        "initial_backoff_us": task.initial_backoff_us,
+        "max_backoff_us": task.max_backoff_us,
+        "backoff_multiplier": task.backoff_multiplier,
+        "schedule_to_start_us": task.schedule_to_start_us,
+        "run_timeout_us": task.run_timeout_us,
+        "heartbeat_timeout_us": task.heartbeat_timeout_us,
+        "state": int(task.state),
+        "attempt": task.attempt,
+        "result": task.result_json,
+        "error": _error_json(task.error),
+        "correlation_id": task.correlation_id,
+        "traceparent": task.traceparent,
+        "request_id": task.request_id,
+        "agent_id": task.agent_id,
+        "execution_id": task.execution_id,
+        "lease_id": task.lease_id,
+        "lease_expire_time": task.lease_expire_time,
+        "run_deadline": task.run_deadline,
+        "cancel_reason": task.cancel_reason,
+        "guard_findings": task.guard_findings_json,
+        "create_time": task.create_time,
+        "update_time": task.update_time,
+        "start_time": task.start_time,
+        "end_time": task.end_time,
+        "available_time": task.available_time,
+        "version": task.version,
+    }
+
+
+def _error_json(error: TaskError | None) -> str | None:
+    if error is None:
+        return None
+    return json.dumps(
+        {
+            "code": error.code,
+            "message": error.message,
+            "retryable": error.retryable,
+            "details": error.details_json,
+        }
+    )
+
+
+def _from_row(row: sa.RowMapping) -> Task:
+    error = json.loads(row["error"]) if row["error"] else None
+    return Task(
+        id=row["id"],
+        workspace_id=row["workspace_id"],
+        kind=row["kind"],
+        input_json=row["input"],
+        labels=json.loads(row["labels"]),
+        priority=row["priority"],
+        max_attempts=row["max_attempts"],
+        attempt_budget=row["attempt_budget"],
+        initial_backoff_us=row["initial_backoff_us"],
+        max_backoff_us=row["max_backoff_us"],
+        backoff_multiplier=row["backoff_multiplier"],
+        schedule_to_start_us=row["schedule_to_start_us"],
+        run_timeout_us=row["run_timeout_us"],
+        heartbeat_timeout_us=row["heartbeat_timeout_us"],
+        state=TaskState(row["state"]),
+        attempt=row["attempt"],
+        result_json=row["result"],
+        error=TaskError(error["code"], error["message"], error["retryable"], error["details"])
+        if error
+        else None,
+        correlation_id=row["correlation_id"],
+        traceparent=row["traceparent"],
+        request_id=row["request_id"],
+        agent_id=row["agent_id"],
+        execution_id=row["execution_id"],
+        lease_id=row["lease_id"],
+        lease_expire_time=row["lease_expire_time"],
+        run_deadline=row["run_deadline"],
+        cancel_reason=row["cancel_reason"],
+        guard_findings_json=row["guard_findings"],
+        create_time=row["create_time"],
+        update_time=row["update_time"],
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        available_time=row["available_time"],
+        version=row["version"],
+    )
+
+
+class TaskRepository:
+    def __init__(self, *, for_update: bool) -> None:
+        # FOR UPDATE locks rows on PostgreSQL; SQLite already holds the
+        # database lock for the whole write transaction.
+        self._for_update = for_update
+
+    def _lock(self, query: sa.Select[Any], *, skip_locked: bool = False) -> sa.Select[Any]:
+        return query.with_for_update(skip_locked=skip_locked) if self._for_update else query
+
+    async def insert(self, conn: AsyncConnection, task: Task) -> None:
+        await conn.execute(tasks.insert().values(**_to_row(task)))
+        if task.labels:
+            await conn.execute(
+                task_labels.insert(),
+                [
+                    {"task_id": task.id, "key": k, "value": v, "workspace_id": task.workspace_id}
+                    for k, v in task.labels.items()
+                ],
+            )
+
+    async def update(self, conn: AsyncConnection, task: Task) -> None:
+        row = _to_row(task)
+        await conn.execute(
+            tasks.update()
+            .where(tasks.c.id == task.id, tasks.c.workspace_id == task.workspace_id)
+            .values(**row)
+        )
+
+    async def get(
+        self, conn: AsyncConnection, workspace_id: str, task_id: str, *, lock: bool = False
+    ) -> Task | None:
+        query = sa.select(tasks).where(tasks.c.workspace_id == workspace_id, tasks.c.id == task_id)
+        if lock:
+            query = self._lock(query)
+        row = (await conn.execute(query)).mappings().first()
+        return _from_row(row) if row else None
+
+    async def get_by_request_id(
+        self, conn: AsyncConnection, workspace_id: str, request_id: str
+    ) -> Task | None:
+        query = sa.select(tasks).where(
+            tasks.c.workspace_id == workspace_id, tasks.c.request_id == request_id
+        )
+        row = (await conn.execute(query)).mappings().first()
+        return _from_row(row) if row else None
+
+    async def list(
+        self,
+        conn: AsyncConnection,
+        workspace_id: str,
+        *,
+        states: Sequence[int],
+        kinds: Sequence[str],
+        labels: dict[str, str],
+        before: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Task]:
+        """Newest first; `before` is the (create_time, id) of the last task seen."""
+        query = sa.select(tasks).where(tasks.c.workspace_id == workspace_id)
+        if states:
+            query = query.where(tasks.c.state.in_(list(states)))
+        if kinds:
+            query = query.where(tasks.c.kind.in_(list(kinds)))
+        for key, value in labels.items():
+            query = query.where(
+                sa.exists().where(
+                    task_labels.c.task_id == tasks.c.id,
+                    task_labels.c.key == key,
+                    task_labels.c.value == value,
+                )
+            )
+        if before is not None:
+            query = query.where(sa.tuple_(tasks.c.create_time, tasks.c.id) < sa.tuple_(*before))
+        query = query.order_by(tasks.c.create_time.desc(), tasks.c.id.desc()).limit(limit)
+        return [_from_row(row) for row in (await conn.execute(query)).mappings()]
+
+    async def next_queued(
+        self, conn: AsyncConnection, workspace_id: str, kinds: Sequence[str], now: int, limit: int
+    ) -> list[Task]:
+        """Queued tasks ready to run, highest priority then oldest, locked."""
+        query = (
+            sa.select(tasks)
+            .where(
+                tasks.c.workspace_id == workspace_id,
+                tasks.c.state == int(TaskState.QUEUED),
+                tasks.c.kind.in_(list(kinds)),
+                tasks.c.available_time <= now,
+            )
+            .order_by(tasks.c.priority.desc(), tasks.c.create_time, tasks.c.id)
+            .limit(limit)
+        )
+        query = self._lock(query, skip_locked=True)
+        return [_from_row(row) for row in (await conn.execute(query)).mappings()]
+
+    async def expired_leases(self, conn: AsyncConnection, now: int, limit: int) -> list[Task]:
+        """Leased tasks of any workspace whose lease lapsed (the reaper's work)."""
+        query = (
+            sa.select(tasks)
+            .where(
+                tasks.c.state.in_([int(TaskState.RUNNING), int(TaskState.CANCEL_REQUESTED)]),
+                tasks.c.lease_expire_time <= now,
+            )
+            .limit(limit)
+        )
+        query = self._lock(query, skip_locked=True)
+        return [_from_row(row) for row in (await conn.execute(query)).mappings()]
+
+    async def overdue_queued(self, conn: AsyncConnection, now: int, limit: int) -> list[Task]:
+        """Queued tasks past their schedule-to-start deadline."""
+        query = (
+            sa.select(tasks)
+            .where(
+                tasks.c.state == int(TaskState.QUEUED),
+                tasks.c.schedule_to_start_us > 0,
+                tasks.c.create_time + tasks.c.schedule_to_start_us <= now,
+            )
+            .limit(limit)
+        )
+        query = self._lock(query, skip_locked=True)
+        return [_from_row(row) for row in (await conn.execute(query)).mappings()]
+
+    async def active_leases_by_agent(
+        self, conn: AsyncConnection, workspace_id: str, agent_ids: Sequence[str]
+    ) -> dict[str, int]:
+        query = (
+            sa.select(tasks.c.agent_id, sa.func.count())
+            .where(
+                tasks.c.workspace_id == workspace_id,
+                tasks.c.agent_id.in_(list(agent_ids)),
+                tasks.c.state.in_([int(TaskState.RUNNING), int(TaskState.CANCEL_REQUESTED)]),
+            )
+            .group_by(tasks.c.agent_id)
+        )
+        return {row[0]: int(row[1]) for row in await conn.execute(query)}
