@@ -85,7 +85,9 @@ class AgentRepository:
         """Oldest registration first; `after` is the (create_time, id) of the last one seen."""
         query: sa.Select[Any] = sa.select(agents).where(agents.c.workspace_id == workspace_id)
         if after is not None:
-            query = query.where(sa.tuple_(agents.c.create_time, agents.c.id) > sa.tuple_(*after))
+            query = query.where(
+                sa.tuple_(agents.c.create_time, agents.c.id) > sa.tuple_(*map(sa.literal, after))
+            )
         if seen_since is not None:
             query = query.where(agents.c.last_seen_time >= seen_since)
         if seen_before is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -181,13 +182,15 @@ class TaskRepository:
                 )
             )
         if before is not None:
-            query = query.where(sa.tuple_(tasks.c.create_time, tasks.c.id) < sa.tuple_(*before))
+            query = query.where(
+                sa.tuple_(tasks.c.create_time, tasks.c.id) < sa.tuple_(*map(sa.literal, before))
+            )
         query = query.order_by(tasks.c.create_time.desc(), tasks.c.id.desc()).limit(limit)
         return [_from_row(row) for row in (await conn.execute(query)).mappings()]
 
     async def next_queued(
         self, conn: AsyncConnection, workspace_id: str, kinds: Sequence[str], now: int, limit: int
-    ) -> list[Task]:
+    ) -> builtins.list[Task]:
         """Queued tasks ready to run, highest priority then oldest, locked."""
         query = (
             sa.select(tasks)
@@ -203,7 +206,9 @@ class TaskRepository:
         query = self._lock(query, skip_locked=True)
         return [_from_row(row) for row in (await conn.execute(query)).mappings()]
 
-    async def expired_leases(self, conn: AsyncConnection, now: int, limit: int) -> list[Task]:
+    async def expired_leases(
+        self, conn: AsyncConnection, now: int, limit: int
+    ) -> builtins.list[Task]:
         """Leased tasks of any workspace whose lease lapsed (the reaper's work)."""
         query = (
             sa.select(tasks)
@@ -216,7 +221,9 @@ class TaskRepository:
         query = self._lock(query, skip_locked=True)
         return [_from_row(row) for row in (await conn.execute(query)).mappings()]
 
-    async def overdue_queued(self, conn: AsyncConnection, now: int, limit: int) -> list[Task]:
+    async def overdue_queued(
+        self, conn: AsyncConnection, now: int, limit: int
+    ) -> builtins.list[Task]:
         """Queued tasks past their schedule-to-start deadline."""
         query = (
             sa.select(tasks)

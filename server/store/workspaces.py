@@ -56,7 +56,8 @@ class WorkspaceRepository:
         )
         if after is not None:
             query = query.where(
-                sa.tuple_(workspaces.c.create_time, workspaces.c.id) > sa.tuple_(*after)
+                sa.tuple_(workspaces.c.create_time, workspaces.c.id)
+                > sa.tuple_(*map(sa.literal, after))
             )
         query = query.order_by(workspaces.c.create_time, workspaces.c.id).limit(limit)
         return [WorkspaceRecord(**row) for row in (await conn.execute(query)).mappings()]
@@ -98,7 +99,8 @@ class WorkspaceRepository:
             )
         if after is not None:
             query = query.where(
-                sa.tuple_(api_keys.c.create_time, api_keys.c.id) > sa.tuple_(*after)
+                sa.tuple_(api_keys.c.create_time, api_keys.c.id)
+                > sa.tuple_(*map(sa.literal, after))
             )
         query = query.order_by(api_keys.c.create_time, api_keys.c.id).limit(limit)
         return [ApiKeyRecord(**row) for row in (await conn.execute(query)).mappings()]

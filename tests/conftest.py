@@ -1,0 +1,76 @@
+"""Fixtures: one real server per storage backend for the whole session, and
+authenticated clients over real channels."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from server.app import TaskplaneServer
+from server.config import Settings
+from tests.support.client import Api, connect
+from tests.support.servers import (
+    admin_key,
+    fresh_postgres_database,
+    postgres_url,
+    running_server,
+)
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@dataclasses.dataclass
+class Deployment:
+    """A running server and what a test needs to reach it."""
+
+    backend: str
+    server: TaskplaneServer
+    settings: Settings
+    admin_key: str
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    def client(self, api_key: str | None = None) -> Api:
+        return connect(self.address, self.admin_key if api_key is None else api_key)
+
+
+def test_settings(data_dir: Path, database_url: str = "", **overrides: object) -> Settings:
+    return Settings(
+        listen_address="127.0.0.1:0",
+        data_dir=data_dir,
+        database_url=database_url,
+        reaper_interval_s=0.1,
+        shutdown_grace_s=2.0,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Deployment]:
+    backend: str = request.param
+    data_dir = tmp_path_factory.mktemp(f"data-{backend}")
+    if backend == "postgres":
+        if postgres_url() is None:
+            pytest.skip("set TASKPLANE_TEST_DATABASE_URL to run against PostgreSQL")
+        async with fresh_postgres_database() as url:
+            settings = test_settings(data_dir, url)
+            async with running_server(settings) as server:
+                yield Deployment(backend, server, settings, admin_key(data_dir))
+        return
+    settings = test_settings(data_dir)
+    async with running_server(settings) as server:
+        yield Deployment(backend, server, settings, admin_key(data_dir))
+
+
+@pytest.fixture
+async def api(deployment: Deployment) -> AsyncIterator[Api]:
+    client = deployment.client()
+    yield client
+    await client.close()

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: running servers and authenticated clients."""
