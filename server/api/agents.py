@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from server.api.call import current_call
@@ -20,7 +22,7 @@ from taskplane.v1 import agents_pb2, agents_pb2_grpc
 
 MAX_ACQUIRE_WAIT_S = 60.0
 MAX_REPORTS = 100
-Context = grpc.aio.ServicerContext
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def parse_lease(check: Checker, ref: agents_pb2.LeaseRef, field: str, present: bool) -> LeaseRef:

@@ -24,7 +24,7 @@ from server.events.subscription import Batch, End, Subscription
 from taskplane.event_types import EVENT_TYPES
 from taskplane.v1 import events_pb2, events_pb2_grpc
 
-Context = grpc.aio.ServicerContext
+Context = grpc.aio.ServicerContext[Any, Any]
 KNOWN_TYPES = frozenset(EVENT_TYPES)
 
 
@@ -45,7 +45,7 @@ def encode_batch(entries: list[LogEntry]) -> bytes:
 
 
 def _serialize(message: Any) -> bytes:
-    return message if isinstance(message, bytes) else message.SerializeToString()  # type: ignore[no-any-return]
+    return message if isinstance(message, bytes) else message.SerializeToString()
 
 
 def parse_filter(check: Checker, workspace_id: str, value: events_pb2.EventFilter) -> EventFilter:
@@ -179,7 +179,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
 
 def add_to_server(servicer: EventServicer, server: grpc.aio.Server) -> None:
     """Like the generated adder, but Subscribe's serializer passes bytes through."""
-    handlers = {
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
         "Subscribe": grpc.unary_stream_rpc_method_handler(
             servicer.Subscribe,
             request_deserializer=events_pb2.SubscribeRequest.FromString,

@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias, cast
 
 import grpc
 import structlog
@@ -17,6 +17,10 @@ import structlog
 from server.api.call import CallInfo, set_current_call
 from server.api.errors import internal_status, status_code, to_status
 from server.core.errors import DomainError
+
+Context = grpc.aio.ServicerContext[Any, Any]
+# Not subscriptable at runtime, hence the string.
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 log = structlog.get_logger("taskplane.access")
 CORRELATION_HEADER = "x-correlation-id"
@@ -28,7 +32,7 @@ class Authenticator(Protocol):
         """Fills in the caller's workspace and role, or raises a DomainError."""
 
 
-def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+def _metadata(context: Context) -> dict[str, str]:
     pairs = context.invocation_metadata() or ()
     return {key: value for key, value in pairs if isinstance(value, str)}
 
@@ -38,27 +42,27 @@ def _correlation_id(metadata: dict[str, str]) -> str:
     return given if _VALID_CORRELATION.match(given) else uuid.uuid4().hex
 
 
-class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class CallInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, authenticator: Authenticator, public_prefixes: tuple[str, ...]) -> None:
         self._authenticator = authenticator
         self._public_prefixes = public_prefixes
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler | None:
         handler = await continuation(details)
         method: str = details.method
         if handler is None or method.startswith(self._public_prefixes):
             return handler
         if handler.unary_unary is not None:
-            return handler._replace(unary_unary=self._wrap_unary(method, handler.unary_unary))
+            return _replace(handler, unary_unary=self._wrap_unary(method, handler.unary_unary))
         if handler.unary_stream is not None:
-            return handler._replace(unary_stream=self._wrap_stream(method, handler.unary_stream))
+            return _replace(handler, unary_stream=self._wrap_stream(method, handler.unary_stream))
         return handler
 
-    async def _begin(self, method: str, context: grpc.aio.ServicerContext) -> CallInfo:
+    async def _begin(self, method: str, context: Context) -> CallInfo:
         metadata = _metadata(context)
         info = CallInfo(
             method=method,
@@ -76,7 +80,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return info
 
     async def _fail(
-        self, error: BaseException, info: CallInfo | None, context: grpc.aio.ServicerContext
+        self, error: BaseException, info: CallInfo | None, context: Context
     ) -> grpc.StatusCode:
         correlation_id = info.correlation_id if info else ""
         if isinstance(error, DomainError):
@@ -88,7 +92,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return status.code  # pragma: no cover - abort raises
 
     def _wrap_unary(self, method: str, behavior: Any) -> Any:
-        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def wrapper(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             info: CallInfo | None = None
@@ -100,7 +104,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 raise
             except Exception as error:
                 if _is_abort(error):
-                    code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                    code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
                 code = _code_of(error)
                 await self._fail(error, info, context)
@@ -110,7 +114,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return wrapper
 
     def _wrap_stream(self, method: str, behavior: Any) -> Any:
-        async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def wrapper(request: Any, context: Context) -> AsyncIterator[Any]:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             info: CallInfo | None = None
@@ -123,7 +127,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 raise
             except Exception as error:
                 if _is_abort(error):
-                    code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+                    code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
                 code = _code_of(error)
                 await self._fail(error, info, context)
@@ -131,6 +135,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 _access(code, started)
 
         return wrapper
+
+
+def _replace(handler: Handler, **fields: Any) -> Handler:
+    # grpc's handlers are namedtuples at runtime; the stubs declare an ABC
+    # without _replace.
+    replaced: Handler = cast(Any, handler)._replace(**fields)
+    return replaced
 
 
 def _is_abort(error: BaseException) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -14,6 +15,7 @@ from server.engine.runtime import Runtime
 from server.store.migrate import current_revision, head_revision
 from taskplane.v1 import status_pb2, status_pb2_grpc
 
+Context = grpc.aio.ServicerContext[Any, Any]
 CHECK_TIMEOUT_S = 2.0
 OK = status_pb2.DEPENDENCY_STATE_OK
 DOWN = status_pb2.DEPENDENCY_STATE_DOWN
@@ -64,7 +66,7 @@ class StatusServicer(status_pb2_grpc.StatusServiceServicer):
         )
 
     async def GetStatus(
-        self, request: status_pb2.GetStatusRequest, context: grpc.aio.ServicerContext
+        self, request: status_pb2.GetStatusRequest, context: Context
     ) -> status_pb2.GetStatusResponse:
         checks = await asyncio.gather(
             self._check("database", True, self._database),

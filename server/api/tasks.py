@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from server.api.call import current_call
@@ -19,7 +21,7 @@ from taskplane.v1 import tasks_pb2, tasks_pb2_grpc
 DAY_S = 86_400.0
 MAX_WAIT_S = 300.0
 DEFAULT_WAIT_S = 30.0
-Context = grpc.aio.ServicerContext
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def parse_new_task(task: tasks_pb2.Task, check: Checker) -> NewTask:

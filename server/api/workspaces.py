@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 
 from server.api.call import current_call
@@ -13,7 +15,7 @@ from server.security.authn import ApiKeyAuthenticator
 from server.store.workspaces import ApiKeyRecord, WorkspaceRecord
 from taskplane.v1 import workspaces_pb2, workspaces_pb2_grpc
 
-Context = grpc.aio.ServicerContext
+Context = grpc.aio.ServicerContext[Any, Any]
 ROLES = frozenset(workspaces_pb2.Role.values()) - {workspaces_pb2.ROLE_UNSPECIFIED}
 
 

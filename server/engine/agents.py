@@ -4,6 +4,7 @@ complete, fail) with lease fencing."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -119,8 +120,13 @@ class AgentCommands:
         return agents
 
     async def acquire(
-        self, ctx: CallContext, agent_id: str, max_tasks: int, wait_s: float, kinds: list[str]
-    ) -> list[lifecycle.LeaseGrant]:
+        self,
+        ctx: CallContext,
+        agent_id: str,
+        max_tasks: int,
+        wait_s: float,
+        kinds: builtins.list[str],
+    ) -> builtins.list[lifecycle.LeaseGrant]:
         agent = await self.get(ctx.workspace_id, agent_id)
         unknown = sorted(set(kinds) - set(agent.capabilities))
         if unknown:
@@ -145,8 +151,8 @@ class AgentCommands:
             )
 
     async def _try_acquire(
-        self, ctx: CallContext, agent: Agent, kinds: list[str], max_tasks: int
-    ) -> list[lifecycle.LeaseGrant]:
+        self, ctx: CallContext, agent: Agent, kinds: builtins.list[str], max_tasks: int
+    ) -> builtins.list[lifecycle.LeaseGrant]:
         async def work(
             conn: AsyncConnection, now: int
         ) -> tuple[list[lifecycle.LeaseGrant], list[EventDraft]]:
@@ -170,8 +176,8 @@ class AgentCommands:
         return grants
 
     async def heartbeat(
-        self, ctx: CallContext, agent_id: str, refs: list[LeaseRef]
-    ) -> list[LeaseUpdate]:
+        self, ctx: CallContext, agent_id: str, refs: builtins.list[LeaseRef]
+    ) -> builtins.list[LeaseUpdate]:
         async def work(
             conn: AsyncConnection, now: int
         ) -> tuple[list[LeaseUpdate], list[EventDraft]]:
@@ -202,7 +208,7 @@ class AgentCommands:
 
     async def _under_lease(
         self, ctx: CallContext, ref: LeaseRef, change: lifecycle.Transition
-    ) -> tuple[Task, list[events_pb2.Event]]:
+    ) -> tuple[Task, builtins.list[events_pb2.Event]]:
         """Applies a change to a leased task; a stale lease changes nothing."""
 
         async def work(conn: AsyncConnection, now: int) -> tuple[Task, list[EventDraft]]:
@@ -217,7 +223,9 @@ class AgentCommands:
 
         return await self._rt.transact(ctx, work)
 
-    async def report(self, ctx: CallContext, ref: LeaseRef, drafts: list[EventDraft]) -> list[int]:
+    async def report(
+        self, ctx: CallContext, ref: LeaseRef, drafts: builtins.list[EventDraft]
+    ) -> builtins.list[int]:
         def change(task: Task, now: int) -> list[EventDraft]:
             lifecycle.extend_lease(task, now)
             return [

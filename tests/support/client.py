@@ -20,10 +20,7 @@ from taskplane.v1 import (
 )
 
 
-class _Metadata(
-    grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.aio.UnaryStreamClientInterceptor,  # type: ignore[misc]
-):
+class _Metadata:
     """Adds fixed metadata (e.g. the authorization header) to every call."""
 
     def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
@@ -38,6 +35,16 @@ class _Metadata(
 
     async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
         return await continuation(self._details(details), request)
+
+
+# grpc.aio files each interceptor under its first matching kind only, so the
+# unary and the streaming flavour need separate instances.
+class _UnaryMetadata(_Metadata, grpc.aio.UnaryUnaryClientInterceptor):
+    pass
+
+
+class _StreamMetadata(_Metadata, grpc.aio.UnaryStreamClientInterceptor):
+    pass
 
 
 @dataclasses.dataclass
@@ -56,7 +63,7 @@ class Api:
 def connect(address: str, api_key: str | None, **options: Any) -> Api:
     metadata = [("authorization", f"Bearer {api_key}")] if api_key else []
     channel = grpc.aio.insecure_channel(
-        address, interceptors=[_Metadata(metadata)], options=list(options.items())
+        address, interceptors=[_UnaryMetadata(metadata), _StreamMetadata(metadata)], options=list(options.items())
     )
     return Api(
         channel=channel,
