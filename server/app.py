@@ -4,6 +4,7 @@ starts it, and drains it on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 import grpc
@@ -85,7 +86,7 @@ class TaskplaneServer:
         self.reaper.start()
         await self._server.start()
         await self.health.start()
-        log.info("server.started", address=self.address, port=self.port)
+        log.info("server.started", address=self.address, port=self.port, pid=os.getpid())
 
     async def stop(self) -> None:
         """Drains: readiness first, then no new calls, then in-flight calls get

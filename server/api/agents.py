@@ -16,7 +16,7 @@ from server.api.validation import (
 )
 from server.core import protos
 from server.core.clock import now_us
-from server.core.model import EventDraft, TaskError
+from server.core.model import Agent, EventDraft, TaskError
 from server.engine.agents import AgentCard, AgentCommands, LeaseRef
 from taskplane.v1 import agents_pb2, agents_pb2_grpc
 
@@ -124,7 +124,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
             agents_pb2.AGENT_STATUS_ONLINE: True,
             agents_pb2.AGENT_STATUS_OFFLINE: False,
         }.get(request.status)
-        agents = []
+        agents: list[Agent] = []
         token = ""
         # Capability filtering happens here (capabilities are a JSON list).
         while len(agents) <= limit:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+
+# googleapis-common-protos ships .pyi files but no py.typed marker.
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -75,14 +77,15 @@ def to_status(error: errors.DomainError, metadata: dict[str, str] | None = None)
         )
     if isinstance(error, errors.ResourceExhausted | errors.Unavailable):
         details.append(_pack(_retry_delay(error.retry_after_s)))
-    return rpc_status.to_status(
+    status: grpc.Status = rpc_status.to_status(
         status_pb2.Status(code=code.value[0], message=error.message, details=details)
     )
+    return status
 
 
 def internal_status(correlation_id: str) -> grpc.Status:
     """What a client sees of an unexpected failure: nothing but an id to quote."""
-    return rpc_status.to_status(
+    status: grpc.Status = rpc_status.to_status(
         status_pb2.Status(
             code=code_pb2.INTERNAL,
             message=f"internal error; quote correlation id {correlation_id}",
@@ -97,3 +100,4 @@ def internal_status(correlation_id: str) -> grpc.Status:
             ],
         )
     )
+    return status

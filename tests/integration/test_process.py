@@ -1,0 +1,143 @@
+"""The server as a real process: graceful drain on SIGTERM, and crash
+recovery after SIGKILL with subscribers resuming from their cursor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from taskplane.v1 import events_pb2, tasks_pb2
+
+from tests.support.client import Api, connect, seconds
+from tests.support.servers import ServerProcess, admin_key
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def process_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    yield {
+        "TASKPLANE_LISTEN_ADDRESS": "127.0.0.1:0",
+        "TASKPLANE_DATA_DIR": str(tmp_path / "data"),
+        "TASKPLANE_SHUTDOWN_GRACE_S": "5",
+    }
+
+
+@contextlib.asynccontextmanager
+async def server_process(env: dict[str, str], log: Path) -> AsyncIterator[ServerProcess]:
+    process = ServerProcess(env, log)
+    await asyncio.to_thread(process.start)
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+async def test_sigterm_flips_readiness_and_lets_calls_finish(
+    process_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**process_env, "TASKPLANE_SHUTDOWN_DELAY_S": "1"}
+    async with server_process(env, tmp_path / "server.log") as process:
+        api = connect(process.address, admin_key(tmp_path / "data"))
+        health = health_pb2_grpc.HealthStub(api.channel)
+        created = await api.tasks.CreateTask(
+            tasks_pb2.CreateTaskRequest(task=tasks_pb2.Task(kind="drain"))
+        )
+        in_flight = asyncio.ensure_future(
+            api.tasks.WaitTask(
+                tasks_pb2.WaitTaskRequest(task_id=created.task.id, timeout=seconds(2))
+            )
+        )
+        await asyncio.sleep(0.3)
+        process.signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        readiness = await health.Check(health_pb2.HealthCheckRequest(service="readiness"))
+        liveness = await health.Check(health_pb2.HealthCheckRequest(service="liveness"))
+        assert readiness.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert liveness.status == health_pb2.HealthCheckResponse.SERVING
+        response = await asyncio.wait_for(in_flight, 10)
+        assert response.task.id == created.task.id and not response.done
+        assert await process.wait() == 0
+        await api.close()
+    events = [line.get("event") for line in process.lines()]
+    assert events.index("server.draining") < events.index("server.stopped")
+
+
+async def _stream(
+    address_of: list[str], key: str, received: list[events_pb2.Event], total: int
+) -> None:
+    """Follows the log from the beginning, reconnecting after failures and
+    resuming after the last sequence received."""
+    while len(received) < total:
+        api = connect(address_of[0], key)
+        cursor = received[-1].sequence if received else 0
+        try:
+            async for response in api.events.Subscribe(
+                events_pb2.SubscribeRequest(after_sequence=cursor)
+            ):
+                received.extend(response.batch.events)
+                if len(received) >= total:
+                    break
+        except grpc.aio.AioRpcError:
+            await asyncio.sleep(0.2)
+        finally:
+            await api.close()
+
+
+async def _produce(address_of: list[str], key: str, count: int, start: int) -> None:
+    """Creates tasks with request ids, retrying across the crash; a retry of
+    a create that did commit is deduplicated, so each id makes one task."""
+    index = start
+    while index < start + count:
+        api = connect(address_of[0], key)
+        try:
+            while index < start + count:
+                await api.tasks.CreateTask(
+                    tasks_pb2.CreateTaskRequest(
+                        task=tasks_pb2.Task(kind="crash"), request_id=f"crash-{index}"
+                    ),
+                    timeout=5,
+                )
+                index += 1
+        except grpc.aio.AioRpcError:
+            await asyncio.sleep(0.2)
+        finally:
+            await api.close()
+
+
+async def test_subscriber_resumes_after_sigkill_with_every_event_once(
+    process_env: dict[str, str], tmp_path: Path
+) -> None:
+    total = 10_000
+    log = tmp_path / "server.log"
+    first = ServerProcess(process_env, log)
+    address_of = [await asyncio.to_thread(first.start)]
+    key = admin_key(tmp_path / "data")
+    received: list[events_pb2.Event] = []
+    reader = asyncio.ensure_future(_stream(address_of, key, received, total))
+    producer = asyncio.ensure_future(_produce(address_of, key, total, 0))
+    while len(received) < 3_000:
+        await asyncio.sleep(0.05)
+    first.signal(signal.SIGKILL)
+    await first.wait()
+    second = ServerProcess(process_env, log)
+    try:
+        address_of[0] = await asyncio.to_thread(second.start)
+        await asyncio.wait_for(producer, 300)
+        await asyncio.wait_for(reader, 120)
+    finally:
+        second.kill()
+        first.kill()
+    sequences = [event.sequence for event in received]
+    assert sequences == list(range(1, total + 1))
+    created = [e.task_created.task.request_id for e in received if e.type == "task.created"]
+    assert sorted(created) == sorted(f"crash-{i}" for i in range(total))
+
+
+_ = Api
