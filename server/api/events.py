@@ -17,6 +17,7 @@ from server.core import protos
 from server.core.clock import now_us
 from server.core.errors import NotFound
 from server.core.model import TaskState
+from server.engine.events import EventQueries
 from server.engine.runtime import Runtime
 from server.events.filters import EventFilter
 from server.events.hub import LogEntry
@@ -67,6 +68,7 @@ def parse_filter(check: Checker, workspace_id: str, value: events_pb2.EventFilte
 class EventServicer(events_pb2_grpc.EventServiceServicer):
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
+        self._queries = EventQueries(runtime)
 
     async def Subscribe(  # type: ignore[override]
         self, request: events_pb2.SubscribeRequest, context: Context
@@ -95,8 +97,8 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             after = self._rt.hub.head
         terminal_before = False
         if event_filter.task_id:
-            async with self._rt.read() as conn:
-                task = await self._rt.tasks.get(conn, workspace_id, event_filter.task_id)
+            task_id = event_filter.task_id
+            task = await self._rt.read(lambda conn: self._rt.tasks.get(conn, workspace_id, task_id))
             if task is None:
                 raise NotFound("task", event_filter.task_id)
             terminal_before = TaskState(task.state).terminal
@@ -149,28 +151,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
         )
         position = decode_page_token(request.page_token, workspace_id, key)
         cursor = int(position[0]) if position else request.after_sequence
-        found: list[events_pb2.Event] = []
-        async with self._rt.read() as conn:
-            head = await self._rt.event_log.head(conn)
-            while len(found) < limit and cursor < head:
-                rows = await self._rt.event_log.read(
-                    conn,
-                    after=cursor,
-                    limit=max(limit, 200),
-                    workspace_id=workspace_id,
-                    task_id=event_filter.task_id,
-                    upto=head,
-                )
-                if not rows:
-                    cursor = head
-                    break
-                for sequence, body in rows:
-                    cursor = sequence
-                    event = events_pb2.Event.FromString(body)
-                    if event_filter.matches(event):
-                        found.append(event)
-                        if len(found) == limit:
-                            break
+        found, cursor, head = await self._queries.page(event_filter, cursor, limit)
         token = encode_page_token(workspace_id, key, (cursor,)) if cursor < head else ""
         return events_pb2.ListEventsResponse(
             events=found, next_page_token=token, head_sequence=head

@@ -33,8 +33,7 @@ class StatusServicer(status_pb2_grpc.StatusServiceServicer):
         self._start_time = time.time()
 
     async def _database(self) -> tuple[int, str]:
-        async with self._rt.read() as conn:
-            revision = await conn.run_sync(current_revision)
+        revision = await self._rt.read(current_revision)
         head = head_revision()
         if revision != head:
             return DOWN, f"schema at {revision or 'none'}, code expects {head}"
@@ -42,8 +41,7 @@ class StatusServicer(status_pb2_grpc.StatusServiceServicer):
         return OK, f"{kind}, schema {revision}"
 
     async def _event_hub(self) -> tuple[int, str]:
-        async with self._rt.read() as conn:
-            head = await self._rt.event_log.head(conn)
+        head = await self._rt.read(self._rt.event_log.head)
         lag = head - self._rt.hub.head
         return OK, f"lag {lag} events, {self._rt.hub.subscribers} subscribers"
 

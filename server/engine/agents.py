@@ -7,7 +7,7 @@ import asyncio
 import builtins
 import dataclasses
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+import sqlalchemy as sa
 
 from server.core import lifecycle
 from server.core.clock import now_us
@@ -57,11 +57,9 @@ class AgentCommands:
         return now - agent.last_seen_time <= int(self._rt.settings.agent_offline_after_s * 1e6)
 
     async def register(self, ctx: CallContext, card: AgentCard, request_id: str | None) -> Agent:
-        async def work(conn: AsyncConnection, now: int) -> tuple[Agent, list[EventDraft]]:
+        def work(conn: sa.Connection, now: int) -> tuple[Agent, list[EventDraft]]:
             if request_id:
-                existing = await self._rt.agents.get_by_request_id(
-                    conn, ctx.workspace_id, request_id
-                )
+                existing = self._rt.agents.get_by_request_id(conn, ctx.workspace_id, request_id)
                 if existing is not None:
                     return existing, []
             agent = Agent(
@@ -77,7 +75,7 @@ class AgentCommands:
                 create_time=now,
                 last_seen_time=now,
             )
-            await self._rt.agents.insert(conn, agent)
+            self._rt.agents.insert(conn, agent)
             payload = events_pb2.AgentRegistered(agent=agent_to_proto(agent, online=True))
             return agent, [EventDraft("agent.registered", payload, agent_id=agent.id)]
 
@@ -85,11 +83,15 @@ class AgentCommands:
         return agent
 
     async def get(self, workspace_id: str, agent_id: str) -> Agent:
-        async with self._rt.read() as conn:
-            agent = await self._rt.agents.get(conn, workspace_id, agent_id)
+        def work(conn: sa.Connection) -> tuple[Agent | None, dict[str, int]]:
+            agent = self._rt.agents.get(conn, workspace_id, agent_id)
             if agent is None:
-                raise NotFound("agent", agent_id)
-            counts = await self._rt.tasks.active_leases_by_agent(conn, workspace_id, [agent.id])
+                return None, {}
+            return agent, self._rt.tasks.active_leases_by_agent(conn, workspace_id, [agent.id])
+
+        agent, counts = await self._rt.read(work)
+        if agent is None:
+            raise NotFound("agent", agent_id)
         agent.active_leases = counts.get(agent.id, 0)
         return agent
 
@@ -103,8 +105,9 @@ class AgentCommands:
     ) -> list[Agent]:
         window = int(self._rt.settings.agent_offline_after_s * 1e6)
         cutoff = now_us() - window
-        async with self._rt.read() as conn:
-            agents = await self._rt.agents.list(
+
+        def work(conn: sa.Connection) -> tuple[builtins.list[Agent], dict[str, int]]:
+            agents = self._rt.agents.list(
                 conn,
                 workspace_id,
                 after=after,
@@ -112,9 +115,10 @@ class AgentCommands:
                 seen_since=cutoff if online is True else None,
                 seen_before=cutoff if online is False else None,
             )
-            counts = await self._rt.tasks.active_leases_by_agent(
-                conn, workspace_id, [agent.id for agent in agents]
-            )
+            ids = [agent.id for agent in agents]
+            return agents, self._rt.tasks.active_leases_by_agent(conn, workspace_id, ids)
+
+        agents, counts = await self._rt.read(work)
         for agent in agents:
             agent.active_leases = counts.get(agent.id, 0)
         return agents
@@ -153,21 +157,21 @@ class AgentCommands:
     async def _try_acquire(
         self, ctx: CallContext, agent: Agent, kinds: builtins.list[str], max_tasks: int
     ) -> builtins.list[lifecycle.LeaseGrant]:
-        async def work(
-            conn: AsyncConnection, now: int
+        def work(
+            conn: sa.Connection, now: int
         ) -> tuple[list[lifecycle.LeaseGrant], list[EventDraft]]:
-            await self._rt.agents.touch(conn, ctx.workspace_id, agent.id, now)
+            self._rt.agents.touch(conn, ctx.workspace_id, agent.id, now)
             active = (
-                await self._rt.tasks.active_leases_by_agent(conn, ctx.workspace_id, [agent.id])
+                self._rt.tasks.active_leases_by_agent(conn, ctx.workspace_id, [agent.id])
             ).get(agent.id, 0)
             room = min(max_tasks, agent.max_concurrency - active)
             if room <= 0:
                 return [], []
             grants: list[lifecycle.LeaseGrant] = []
             drafts: list[EventDraft] = []
-            for task in await self._rt.tasks.next_queued(conn, ctx.workspace_id, kinds, now, room):
+            for task in self._rt.tasks.next_queued(conn, ctx.workspace_id, kinds, now, room):
                 grant, events = lifecycle.start(task, agent.id, now)
-                await self._rt.tasks.update(conn, task)
+                self._rt.tasks.update(conn, task)
                 grants.append(grant)
                 drafts += events
             return grants, drafts
@@ -178,21 +182,19 @@ class AgentCommands:
     async def heartbeat(
         self, ctx: CallContext, agent_id: str, refs: builtins.list[LeaseRef]
     ) -> builtins.list[LeaseUpdate]:
-        async def work(
-            conn: AsyncConnection, now: int
-        ) -> tuple[list[LeaseUpdate], list[EventDraft]]:
-            if not await self._rt.agents.touch(conn, ctx.workspace_id, agent_id, now):
+        def work(conn: sa.Connection, now: int) -> tuple[list[LeaseUpdate], list[EventDraft]]:
+            if not self._rt.agents.touch(conn, ctx.workspace_id, agent_id, now):
                 raise NotFound("agent", agent_id)
             updates = []
             for ref in refs:
-                task = await self._rt.tasks.get(conn, ctx.workspace_id, ref.task_id, lock=True)
+                task = self._rt.tasks.get(conn, ctx.workspace_id, ref.task_id, lock=True)
                 if task is None or not lifecycle.lease_is_current(task, ref.lease_id, now):
                     updates.append(
                         LeaseUpdate(ref.task_id, ref.lease_id, agents_pb2.LEASE_STATUS_LOST, None)
                     )
                     continue
                 lifecycle.extend_lease(task, now)
-                await self._rt.tasks.update(conn, task)
+                self._rt.tasks.update(conn, task)
                 status = (
                     agents_pb2.LEASE_STATUS_CANCEL_REQUESTED
                     if task.state == TaskState.CANCEL_REQUESTED
@@ -211,14 +213,14 @@ class AgentCommands:
     ) -> tuple[Task, builtins.list[events_pb2.Event]]:
         """Applies a change to a leased task; a stale lease changes nothing."""
 
-        async def work(conn: AsyncConnection, now: int) -> tuple[Task, list[EventDraft]]:
-            task = await self._rt.tasks.get(conn, ctx.workspace_id, ref.task_id, lock=True)
+        def work(conn: sa.Connection, now: int) -> tuple[Task, list[EventDraft]]:
+            task = self._rt.tasks.get(conn, ctx.workspace_id, ref.task_id, lock=True)
             if task is None:
                 raise NotFound("task", ref.task_id)
             if not lifecycle.lease_is_current(task, ref.lease_id, now):
                 raise StaleLease(ref.task_id)
             drafts = change(task, now)
-            await self._rt.tasks.update(conn, task)
+            self._rt.tasks.update(conn, task)
             return task, drafts
 
         return await self._rt.transact(ctx, work)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.core import lifecycle
 from server.core.model import CallContext, EventDraft
@@ -44,16 +44,16 @@ class Reaper:
     async def sweep(self) -> int:
         """One pass; returns how many tasks it changed."""
 
-        async def work(conn: AsyncConnection, now: int) -> tuple[int, list[EventDraft]]:
+        def work(conn: sa.Connection, now: int) -> tuple[int, list[EventDraft]]:
             drafts: list[EventDraft] = []
             changed = 0
-            for task in await self._rt.tasks.expired_leases(conn, now, BATCH):
+            for task in self._rt.tasks.expired_leases(conn, now, BATCH):
                 drafts += lifecycle.expire(task, now)
-                await self._rt.tasks.update(conn, task)
+                self._rt.tasks.update(conn, task)
                 changed += 1
-            for task in await self._rt.tasks.overdue_queued(conn, now, BATCH):
+            for task in self._rt.tasks.overdue_queued(conn, now, BATCH):
                 drafts += lifecycle.schedule_to_start_expired(task, now)
-                await self._rt.tasks.update(conn, task)
+                self._rt.tasks.update(conn, task)
                 changed += 1
             return changed, drafts
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
+import sqlalchemy as sa
 import sqlalchemy.exc
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.config import Settings
 from server.core.clock import now_us
@@ -21,7 +21,9 @@ from server.store.tasks import TaskRepository
 from taskplane.v1 import events_pb2
 
 T = TypeVar("T")
-Work = Callable[[AsyncConnection, int], Awaitable[tuple[T, list[EventDraft]]]]
+#: A unit of work: runs in a transaction at a time (microseconds) and returns
+#: its result and the events to append in the same transaction.
+Work = Callable[[sa.Connection, int], tuple[T, list[EventDraft]]]
 
 
 class Runtime:
@@ -48,19 +50,22 @@ class Runtime:
 
     async def transact(self, ctx: CallContext, work: Work[T]) -> tuple[T, list[events_pb2.Event]]:
         """Runs `work` and appends the events it returns in one transaction."""
-        async with database_errors():
+
+        def unit(conn: sa.Connection) -> tuple[T, list[events_pb2.Event]]:
             now = now_us()
-            async with self.database.write() as conn:
-                result, drafts = await work(conn, now)
-                events = await self.event_log.append(conn, ctx, drafts, now)
+            result, drafts = work(conn, now)
+            return result, self.event_log.append(conn, ctx, drafts, now)
+
+        async with database_errors():
+            result, events = await self.database.write(unit)
         if events:
             self.hub.notify()
         return result, events
 
-    @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with database_errors(), self.database.read() as conn:
-            yield conn
+    async def read(self, work: Callable[[sa.Connection], T]) -> T:
+        """Runs `work` in a read-only transaction."""
+        async with database_errors():
+            return await self.database.read(work)
 
 
 @contextlib.asynccontextmanager

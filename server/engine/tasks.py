@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import sqlalchemy as sa
 import sqlalchemy.exc
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.core import lifecycle
 from server.core.errors import NotFound
@@ -84,17 +84,13 @@ class TaskCommands:
     ) -> tuple[Task, bool]:
         """Returns the task and whether it already existed for `request_id`."""
 
-        async def work(
-            conn: AsyncConnection, now: int
-        ) -> tuple[tuple[Task, bool], list[EventDraft]]:
+        def work(conn: sa.Connection, now: int) -> tuple[tuple[Task, bool], list[EventDraft]]:
             if request_id:
-                existing = await self._rt.tasks.get_by_request_id(
-                    conn, ctx.workspace_id, request_id
-                )
+                existing = self._rt.tasks.get_by_request_id(conn, ctx.workspace_id, request_id)
                 if existing is not None:
                     return (existing, True), []
             task = build_task(spec, ctx, request_id, now)
-            await self._rt.tasks.insert(conn, task)
+            self._rt.tasks.insert(conn, task)
             return (task, False), lifecycle.created(task)
 
         try:
@@ -103,18 +99,16 @@ class TaskCommands:
             # A concurrent create with the same request id won the race.
             if not request_id:
                 raise
-            async with self._rt.read() as conn:
-                existing = await self._rt.tasks.get_by_request_id(
-                    conn, ctx.workspace_id, request_id
-                )
+            existing = await self._rt.read(
+                lambda conn: self._rt.tasks.get_by_request_id(conn, ctx.workspace_id, request_id)
+            )
             if existing is None:
                 raise
             return existing, True
         return result
 
     async def get(self, workspace_id: str, task_id: str) -> Task:
-        async with self._rt.read() as conn:
-            task = await self._rt.tasks.get(conn, workspace_id, task_id)
+        task = await self._rt.read(lambda conn: self._rt.tasks.get(conn, workspace_id, task_id))
         if task is None:
             raise NotFound("task", task_id)
         return task
@@ -122,8 +116,8 @@ class TaskCommands:
     async def list(
         self, workspace_id: str, query: TaskQuery, before: tuple[int, str] | None, limit: int
     ) -> list[Task]:
-        async with self._rt.read() as conn:
-            return await self._rt.tasks.list(
+        return await self._rt.read(
+            lambda conn: self._rt.tasks.list(
                 conn,
                 workspace_id,
                 states=query.states,
@@ -132,15 +126,16 @@ class TaskCommands:
                 before=before,
                 limit=limit,
             )
+        )
 
     async def _mutate(self, ctx: CallContext, task_id: str, change: lifecycle.Transition) -> Task:
-        async def work(conn: AsyncConnection, now: int) -> tuple[Task, list[EventDraft]]:
-            task = await self._rt.tasks.get(conn, ctx.workspace_id, task_id, lock=True)
+        def work(conn: sa.Connection, now: int) -> tuple[Task, list[EventDraft]]:
+            task = self._rt.tasks.get(conn, ctx.workspace_id, task_id, lock=True)
             if task is None:
                 raise NotFound("task", task_id)
             drafts = change(task, now)
             if drafts:
-                await self._rt.tasks.update(conn, task)
+                self._rt.tasks.update(conn, task)
             return task, drafts
 
         task, _ = await self._rt.transact(ctx, work)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import sqlalchemy as sa
 import structlog
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.core.clock import now_us
 from server.core.errors import NotFound
@@ -30,13 +30,13 @@ class WorkspaceCommands:
     async def create_workspace(
         self, ctx: CallContext, display_name: str
     ) -> tuple[WorkspaceRecord, ApiKeyRecord, str]:
-        async def work(
-            conn: AsyncConnection, now: int
+        def work(
+            conn: sa.Connection, now: int
         ) -> tuple[tuple[WorkspaceRecord, ApiKeyRecord, str], list[EventDraft]]:
             ws = WorkspaceRecord(new_id("wsp"), display_name, ctx.workspace_id, now)
-            await self.repo.insert_workspace(conn, ws)
+            self.repo.insert_workspace(conn, ws)
             key, secret = self._new_key(ws.id, "admin", ADMIN, None, now)
-            await self.repo.insert_key(conn, key)
+            self.repo.insert_key(conn, key)
             return (ws, key, secret), []
 
         result, _ = await self._rt.transact(ctx, work)
@@ -62,11 +62,11 @@ class WorkspaceCommands:
     async def create_key(
         self, ctx: CallContext, name: str, role: int, expire_time: int | None
     ) -> tuple[ApiKeyRecord, str]:
-        async def work(
-            conn: AsyncConnection, now: int
+        def work(
+            conn: sa.Connection, now: int
         ) -> tuple[tuple[ApiKeyRecord, str], list[EventDraft]]:
             record, secret = self._new_key(ctx.workspace_id, name, role, expire_time, now)
-            await self.repo.insert_key(conn, record)
+            self.repo.insert_key(conn, record)
             return (record, secret), []
 
         result, _ = await self._rt.transact(ctx, work)
@@ -75,8 +75,9 @@ class WorkspaceCommands:
     async def list_workspaces(
         self, workspace_id: str, *, after: tuple[int, str] | None, limit: int
     ) -> list[WorkspaceRecord]:
-        async with self._rt.read() as conn:
-            return await self.repo.list_workspaces(conn, workspace_id, after=after, limit=limit)
+        return await self._rt.read(
+            lambda conn: self.repo.list_workspaces(conn, workspace_id, after=after, limit=limit)
+        )
 
     async def list_keys(
         self,
@@ -86,15 +87,16 @@ class WorkspaceCommands:
         after: tuple[int, str] | None,
         limit: int,
     ) -> list[ApiKeyRecord]:
-        async with self._rt.read() as conn:
-            return await self.repo.list_keys(
+        return await self._rt.read(
+            lambda conn: self.repo.list_keys(
                 conn, workspace_id, active_at=active_at, after=after, limit=limit
             )
+        )
 
     async def revoke_key(self, ctx: CallContext, key_id: str) -> ApiKeyRecord:
-        async def work(conn: AsyncConnection, now: int) -> tuple[ApiKeyRecord, list[EventDraft]]:
-            await self.repo.revoke_key(conn, ctx.workspace_id, key_id, now)
-            record = await self.repo.get_key(conn, ctx.workspace_id, key_id)
+        def work(conn: sa.Connection, now: int) -> tuple[ApiKeyRecord, list[EventDraft]]:
+            self.repo.revoke_key(conn, ctx.workspace_id, key_id, now)
+            record = self.repo.get_key(conn, ctx.workspace_id, key_id)
             if record is None:
                 raise NotFound("api key", key_id)
             return record, []
@@ -106,20 +108,32 @@ class WorkspaceCommands:
         """On an empty store: a default workspace and an admin key, written to
         an owner-only file in the data directory. The log says where, never
         what."""
-        async with self._rt.database.write() as conn:
+
+        def work(conn: sa.Connection) -> tuple[ApiKeyRecord, str] | None:
             # Serialize concurrent first starts of several replicas on the log lock.
-            await conn.execute(
+            conn.execute(
                 log_head.update().where(log_head.c.id == 1).values(sequence=log_head.c.sequence)
             )
-            if await self.repo.count_workspaces(conn):
-                return
+            if self.repo.count_workspaces(conn):
+                return None
             now = now_us()
             ws = WorkspaceRecord(new_id("wsp"), "default", "", now)
-            await self.repo.insert_workspace(conn, ws)
+            self.repo.insert_workspace(conn, ws)
             key, secret = self._new_key(ws.id, "bootstrap admin", ADMIN, None, now)
-            await self.repo.insert_key(conn, key)
-            path = write_admin_key(data_dir, secret)
-        log.info("bootstrap.admin_key_written", path=str(path), workspace_id=ws.id, key_id=key.id)
+            self.repo.insert_key(conn, key)
+            return key, secret
+
+        created = await self._rt.database.write(work)
+        if created is None:
+            return
+        key, secret = created
+        path = write_admin_key(data_dir, secret)
+        log.info(
+            "bootstrap.admin_key_written",
+            path=str(path),
+            workspace_id=key.workspace_id,
+            key_id=key.id,
+        )
 
 
 def write_admin_key(data_dir: Path, secret: str) -> Path:

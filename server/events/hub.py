@@ -67,8 +67,7 @@ class EventHub:
         return self._entries[0].sequence - 1 if self._entries else self._head
 
     async def start(self) -> None:
-        async with self._database.read() as conn:
-            self._head = await self._log.head(conn)
+        self._head = await self._database.read(self._log.head)
         if not self._database.is_sqlite:
             await self._listen()
         self._task = asyncio.create_task(self._tail(), name="event-hub")
@@ -89,7 +88,8 @@ class EventHub:
         self._wake.set()
 
     async def _listen(self) -> None:
-        connection = await self._database.writer.connect()
+        assert self._database.async_engine is not None
+        connection = await self._database.async_engine.connect()
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
@@ -109,8 +109,10 @@ class EventHub:
 
     async def _load(self) -> None:
         while True:
-            async with self._database.read() as conn:
-                rows = await self._log.read(conn, after=self._head, limit=1000)
+            after = self._head
+            rows = await self._database.read(
+                lambda conn: self._log.read(conn, after=after, limit=1000)
+            )
             if not rows:
                 return
             for sequence, body in rows:

@@ -60,15 +60,17 @@ class Subscription:
 
     async def _read_store(self) -> list[LogEntry]:
         upto = self._hub.head
-        async with self._database.read() as conn:
-            rows = await self._log.read(
+        cursor = self.cursor
+        rows = await self._database.read(
+            lambda conn: self._log.read(
                 conn,
-                after=self.cursor,
+                after=cursor,
                 limit=self._batch_size,
                 workspace_id=self._filter.workspace_id,
                 task_id=self._filter.task_id,
                 upto=upto,
             )
+        )
         entries = [LogEntry(seq, events_pb2.Event.FromString(body), body) for seq, body in rows]
         if len(rows) < self._batch_size:
             # Everything up to `upto` that could match has been read; the

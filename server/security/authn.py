@@ -30,8 +30,7 @@ class ApiKeyAuthenticator:
         cached = self._cache.get(key_id)
         if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
             return cached[1]
-        async with self._rt.read() as conn:
-            record = await self._repo.key_by_id(conn, key_id)
+        record = await self._rt.read(lambda conn: self._repo.key_by_id(conn, key_id))
         if record is not None:
             if len(self._cache) > 10_000:
                 self._cache.clear()

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from server.core.model import Agent
 from server.store.schema import agents
@@ -29,8 +29,8 @@ def _from_row(row: sa.RowMapping) -> Agent:
 
 
 class AgentRepository:
-    async def insert(self, conn: AsyncConnection, agent: Agent) -> None:
-        await conn.execute(
+    def insert(self, conn: Connection, agent: Agent) -> None:
+        conn.execute(
             agents.insert().values(
                 id=agent.id,
                 workspace_id=agent.workspace_id,
@@ -46,35 +46,33 @@ class AgentRepository:
             )
         )
 
-    async def get(self, conn: AsyncConnection, workspace_id: str, agent_id: str) -> Agent | None:
+    def get(self, conn: Connection, workspace_id: str, agent_id: str) -> Agent | None:
         query = sa.select(agents).where(
             agents.c.workspace_id == workspace_id, agents.c.id == agent_id
         )
-        row = (await conn.execute(query)).mappings().first()
+        row = (conn.execute(query)).mappings().first()
         return _from_row(row) if row else None
 
-    async def get_by_request_id(
-        self, conn: AsyncConnection, workspace_id: str, request_id: str
+    def get_by_request_id(
+        self, conn: Connection, workspace_id: str, request_id: str
     ) -> Agent | None:
         query = sa.select(agents).where(
             agents.c.workspace_id == workspace_id, agents.c.request_id == request_id
         )
-        row = (await conn.execute(query)).mappings().first()
+        row = (conn.execute(query)).mappings().first()
         return _from_row(row) if row else None
 
-    async def touch(
-        self, conn: AsyncConnection, workspace_id: str, agent_id: str, now: int
-    ) -> bool:
-        result = await conn.execute(
+    def touch(self, conn: Connection, workspace_id: str, agent_id: str, now: int) -> bool:
+        result = conn.execute(
             agents.update()
             .where(agents.c.workspace_id == workspace_id, agents.c.id == agent_id)
             .values(last_seen_time=now)
         )
         return bool(result.rowcount)
 
-    async def list(
+    def list(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         workspace_id: str,
         *,
         after: tuple[int, str] | None,
@@ -93,4 +91,4 @@ class AgentRepository:
         if seen_before is not None:
             query = query.where(agents.c.last_seen_time < seen_before)
         query = query.order_by(agents.c.create_time, agents.c.id).limit(limit)
-        return [_from_row(row) for row in (await conn.execute(query)).mappings()]
+        return [_from_row(row) for row in (conn.execute(query)).mappings()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from server.core import protos
 from server.core.ids import new_id
@@ -46,9 +46,9 @@ class EventLog:
     def __init__(self, *, postgres: bool) -> None:
         self._postgres = postgres
 
-    async def append(
+    def append(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         ctx: CallContext,
         drafts: Sequence[EventDraft],
         now: int,
@@ -58,7 +58,7 @@ class EventLog:
         if not drafts:
             return []
         head = (
-            await conn.execute(
+            conn.execute(
                 log_head.update()
                 .where(log_head.c.id == 1)
                 .values(sequence=log_head.c.sequence + len(drafts))
@@ -69,7 +69,7 @@ class EventLog:
         built = [
             build_event(draft, ctx, first + offset, now) for offset, draft in enumerate(drafts)
         ]
-        await conn.execute(
+        conn.execute(
             events.insert(),
             [
                 {
@@ -89,16 +89,16 @@ class EventLog:
         )
         if self._postgres:
             # Delivered to listeners on every replica when the transaction commits.
-            await conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(head))))
+            conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(head))))
         return built
 
-    async def head(self, conn: AsyncConnection) -> int:
+    def head(self, conn: Connection) -> int:
         query = sa.select(log_head.c.sequence).where(log_head.c.id == 1)
-        return int((await conn.execute(query)).scalar_one())
+        return int((conn.execute(query)).scalar_one())
 
-    async def read(
+    def read(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         *,
         after: int,
         limit: int,
@@ -115,4 +115,4 @@ class EventLog:
         if upto is not None:
             query = query.where(events.c.sequence <= upto)
         query = query.order_by(events.c.sequence).limit(limit)
-        return [(int(row[0]), bytes(row[1])) for row in await conn.execute(query)]
+        return [(int(row[0]), bytes(row[1])) for row in conn.execute(query)]

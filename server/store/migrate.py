@@ -36,8 +36,7 @@ def current_revision(connection: sa.Connection) -> str:
 
 async def upgrade(database: Database) -> None:
     """Brings the database to the newest migration."""
-    async with database.write() as connection:
-        await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+    await database.write(lambda connection: command.upgrade(alembic_config(connection), "head"))
 
 
 async def migrate(settings: Settings) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection
 
 from server.store.schema import api_keys, workspaces
 
@@ -32,21 +32,19 @@ class ApiKeyRecord:
 
 
 class WorkspaceRepository:
-    async def insert_workspace(self, conn: AsyncConnection, ws: WorkspaceRecord) -> None:
-        await conn.execute(workspaces.insert().values(**dataclasses.asdict(ws)))
+    def insert_workspace(self, conn: Connection, ws: WorkspaceRecord) -> None:
+        conn.execute(workspaces.insert().values(**dataclasses.asdict(ws)))
 
-    async def count_workspaces(self, conn: AsyncConnection) -> int:
-        return int(
-            (await conn.execute(sa.select(sa.func.count()).select_from(workspaces))).scalar_one()
-        )
+    def count_workspaces(self, conn: Connection) -> int:
+        return int((conn.execute(sa.select(sa.func.count()).select_from(workspaces))).scalar_one())
 
-    async def first_workspace(self, conn: AsyncConnection) -> WorkspaceRecord | None:
+    def first_workspace(self, conn: Connection) -> WorkspaceRecord | None:
         query = sa.select(workspaces).order_by(workspaces.c.create_time).limit(1)
-        row = (await conn.execute(query)).mappings().first()
+        row = (conn.execute(query)).mappings().first()
         return WorkspaceRecord(**row) if row else None
 
-    async def list_workspaces(
-        self, conn: AsyncConnection, workspace_id: str, *, after: tuple[int, str] | None, limit: int
+    def list_workspaces(
+        self, conn: Connection, workspace_id: str, *, after: tuple[int, str] | None, limit: int
     ) -> list[WorkspaceRecord]:
         """The workspace itself and those it created, oldest first."""
         query = sa.select(workspaces).where(
@@ -60,31 +58,25 @@ class WorkspaceRepository:
                 > sa.tuple_(*map(sa.literal, after))
             )
         query = query.order_by(workspaces.c.create_time, workspaces.c.id).limit(limit)
-        return [WorkspaceRecord(**row) for row in (await conn.execute(query)).mappings()]
+        return [WorkspaceRecord(**row) for row in (conn.execute(query)).mappings()]
 
-    async def insert_key(self, conn: AsyncConnection, key: ApiKeyRecord) -> None:
-        await conn.execute(api_keys.insert().values(**dataclasses.asdict(key)))
+    def insert_key(self, conn: Connection, key: ApiKeyRecord) -> None:
+        conn.execute(api_keys.insert().values(**dataclasses.asdict(key)))
 
-    async def key_by_id(self, conn: AsyncConnection, key_id: str) -> ApiKeyRecord | None:
-        row = (
-            (await conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)))
-            .mappings()
-            .first()
-        )
+    def key_by_id(self, conn: Connection, key_id: str) -> ApiKeyRecord | None:
+        row = (conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id))).mappings().first()
         return ApiKeyRecord(**row) if row else None
 
-    async def get_key(
-        self, conn: AsyncConnection, workspace_id: str, key_id: str
-    ) -> ApiKeyRecord | None:
+    def get_key(self, conn: Connection, workspace_id: str, key_id: str) -> ApiKeyRecord | None:
         query = sa.select(api_keys).where(
             api_keys.c.workspace_id == workspace_id, api_keys.c.id == key_id
         )
-        row = (await conn.execute(query)).mappings().first()
+        row = (conn.execute(query)).mappings().first()
         return ApiKeyRecord(**row) if row else None
 
-    async def list_keys(
+    def list_keys(
         self,
-        conn: AsyncConnection,
+        conn: Connection,
         workspace_id: str,
         *,
         active_at: int | None,
@@ -103,12 +95,10 @@ class WorkspaceRepository:
                 > sa.tuple_(*map(sa.literal, after))
             )
         query = query.order_by(api_keys.c.create_time, api_keys.c.id).limit(limit)
-        return [ApiKeyRecord(**row) for row in (await conn.execute(query)).mappings()]
+        return [ApiKeyRecord(**row) for row in (conn.execute(query)).mappings()]
 
-    async def revoke_key(
-        self, conn: AsyncConnection, workspace_id: str, key_id: str, now: int
-    ) -> None:
-        await conn.execute(
+    def revoke_key(self, conn: Connection, workspace_id: str, key_id: str, now: int) -> None:
+        conn.execute(
             api_keys.update()
             .where(
                 api_keys.c.workspace_id == workspace_id,

@@ -12,9 +12,9 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from taskplane.v1 import events_pb2, tasks_pb2
 
-from tests.support.client import Api, connect, seconds
+from taskplane.v1 import events_pb2, tasks_pb2
+from tests.support.client import connect, seconds
 from tests.support.servers import ServerProcess, admin_key
 
 pytestmark = pytest.mark.slow
@@ -90,27 +90,28 @@ async def _stream(
             await api.close()
 
 
-async def _produce(address_of: list[str], key: str, count: int, start: int) -> None:
+async def _produce(address_of: list[str], key: str, indexes: range) -> None:
     """Creates tasks with request ids, retrying across the crash; a retry of
     a create that did commit is deduplicated, so each id makes one task."""
-    index = start
-    while index < start + count:
+    pending = list(indexes)
+    while pending:
         api = connect(address_of[0], key)
         try:
-            while index < start + count:
+            while pending:
                 await api.tasks.CreateTask(
                     tasks_pb2.CreateTaskRequest(
-                        task=tasks_pb2.Task(kind="crash"), request_id=f"crash-{index}"
+                        task=tasks_pb2.Task(kind="crash"), request_id=f"crash-{pending[0]}"
                     ),
                     timeout=5,
                 )
-                index += 1
+                pending.pop(0)
         except grpc.aio.AioRpcError:
             await asyncio.sleep(0.2)
         finally:
             await api.close()
 
 
+@pytest.mark.timeout(300)
 async def test_subscriber_resumes_after_sigkill_with_every_event_once(
     process_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -121,7 +122,10 @@ async def test_subscriber_resumes_after_sigkill_with_every_event_once(
     key = admin_key(tmp_path / "data")
     received: list[events_pb2.Event] = []
     reader = asyncio.ensure_future(_stream(address_of, key, received, total))
-    producer = asyncio.ensure_future(_produce(address_of, key, total, 0))
+    producers = 8
+    producer = asyncio.gather(
+        *(_produce(address_of, key, range(i, total, producers)) for i in range(producers))
+    )
     while len(received) < 3_000:
         await asyncio.sleep(0.05)
     first.signal(signal.SIGKILL)
@@ -139,5 +143,3 @@ async def test_subscriber_resumes_after_sigkill_with_every_event_once(
     created = [e.task_created.task.request_id for e in received if e.type == "task.created"]
     assert sorted(created) == sorted(f"crash-{i}" for i in range(total))
 
-
-_ = Api

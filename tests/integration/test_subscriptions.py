@@ -8,8 +8,8 @@ import uuid
 
 import grpc
 import pytest
-from taskplane.v1 import agents_pb2, events_pb2, tasks_pb2
 
+from taskplane.v1 import agents_pb2, events_pb2, tasks_pb2
 from tests.support.client import Api, acquire, create, ref, register, seconds
 from tests.support.events import collect
 

@@ -8,8 +8,8 @@ import uuid
 import grpc
 import pytest
 from google.protobuf import struct_pb2
-from taskplane.v1 import agents_pb2, events_pb2, tasks_pb2
 
+from taskplane.v1 import agents_pb2, events_pb2, tasks_pb2
 from tests.support.client import Api, acquire, create, details_of, ref, register, seconds
 
 
@@ -27,7 +27,9 @@ async def events_of(api: Api, task_id: str) -> list[events_pb2.Event]:
 async def test_full_lifecycle_emits_events_in_order(api: Api) -> None:
     kind = unique_kind()
     agent = await register(api, kind)
-    task = await create(api, kind, input=struct_pb2.Struct(fields={"q": struct_pb2.Value(string_value="hi")}))
+    task = await create(
+        api, kind, input=struct_pb2.Struct(fields={"q": struct_pb2.Value(string_value="hi")})
+    )
     assert task.state == tasks_pb2.TASK_STATE_QUEUED
     [lease] = await acquire(api, agent)
     assert lease.task.id == task.id and lease.attempt == 1
@@ -69,7 +71,9 @@ async def test_full_lifecycle_emits_events_in_order(api: Api) -> None:
 
 async def test_create_is_idempotent_by_request_id(api: Api) -> None:
     kind = unique_kind()
-    request = tasks_pb2.CreateTaskRequest(task=tasks_pb2.Task(kind=kind), request_id="req-1-" + kind)
+    request = tasks_pb2.CreateTaskRequest(
+        task=tasks_pb2.Task(kind=kind), request_id="req-1-" + kind
+    )
     first = await api.tasks.CreateTask(request)
     second = await api.tasks.CreateTask(request)
     assert not first.deduplicated and second.deduplicated
@@ -88,7 +92,9 @@ async def test_concurrent_creates_with_one_request_id_make_one_task(api: Api) ->
 
 async def test_cancel_queued_task_is_immediate(api: Api) -> None:
     task = await create(api, unique_kind())
-    response = await api.tasks.CancelTask(tasks_pb2.CancelTaskRequest(task_id=task.id, reason="no longer needed"))
+    response = await api.tasks.CancelTask(
+        tasks_pb2.CancelTaskRequest(task_id=task.id, reason="no longer needed")
+    )
     assert response.task.state == tasks_pb2.TASK_STATE_CANCELLED
     assert response.task.cancel_reason == "no longer needed"
     again = await api.tasks.CancelTask(tasks_pb2.CancelTaskRequest(task_id=task.id))
@@ -101,11 +107,15 @@ async def test_cancel_running_task_reaches_agent_through_heartbeat(api: Api) -> 
     agent = await register(api, kind)
     task = await create(api, kind)
     [lease] = await acquire(api, agent)
-    beat = await api.agents.Heartbeat(agents_pb2.HeartbeatRequest(agent_id=agent, leases=[ref(lease)]))
+    beat = await api.agents.Heartbeat(
+        agents_pb2.HeartbeatRequest(agent_id=agent, leases=[ref(lease)])
+    )
     assert beat.leases[0].status == agents_pb2.LEASE_STATUS_ACTIVE
     cancelled = await api.tasks.CancelTask(tasks_pb2.CancelTaskRequest(task_id=task.id))
     assert cancelled.task.state == tasks_pb2.TASK_STATE_CANCEL_REQUESTED
-    beat = await api.agents.Heartbeat(agents_pb2.HeartbeatRequest(agent_id=agent, leases=[ref(lease)]))
+    beat = await api.agents.Heartbeat(
+        agents_pb2.HeartbeatRequest(agent_id=agent, leases=[ref(lease)])
+    )
     assert beat.leases[0].status == agents_pb2.LEASE_STATUS_CANCEL_REQUESTED
     confirmed = await api.agents.FailTask(
         agents_pb2.FailTaskRequest(
@@ -163,16 +173,24 @@ async def test_exhausted_attempts_dead_letter_and_requeue_runs_again(api: Api) -
     for _ in range(2):
         [lease] = await acquire(api, agent, wait=3)
         last = await api.agents.FailTask(
-            agents_pb2.FailTaskRequest(lease=ref(lease), error=tasks_pb2.TaskError(code="boom", retryable=True))
+            agents_pb2.FailTaskRequest(
+                lease=ref(lease), error=tasks_pb2.TaskError(code="boom", retryable=True)
+            )
         )
     assert last.task.state == tasks_pb2.TASK_STATE_DEAD_LETTERED
     assert await acquire(api, agent, wait=0.3) == []
-    requeued = await api.tasks.RequeueTask(tasks_pb2.RequeueTaskRequest(task_id=task.id, extra_attempts=1))
+    requeued = await api.tasks.RequeueTask(
+        tasks_pb2.RequeueTaskRequest(task_id=task.id, extra_attempts=1)
+    )
     assert requeued.task.state == tasks_pb2.TASK_STATE_QUEUED
     [lease] = await acquire(api, agent, wait=3)
     assert lease.attempt == 3
     types = [e.type for e in await events_of(api, task.id)]
-    assert "task.dead_lettered" in types and types[-3:] == ["task.requeued", "task.started", "execution.started"]
+    assert "task.dead_lettered" in types and types[-3:] == [
+        "task.requeued",
+        "task.started",
+        "execution.started",
+    ]
 
 
 async def test_requeue_of_a_task_that_is_not_dead_lettered_is_failed_precondition(api: Api) -> None:
@@ -193,7 +211,9 @@ async def test_expired_lease_is_redelivered_to_another_agent(api: Api) -> None:
     [lease] = await acquire(api, second, wait=5)
     assert lease.task.id == task.id and lease.attempt == 2
     # The first agent's lease is stale: every call under it is ABORTED.
-    beat = await api.agents.Heartbeat(agents_pb2.HeartbeatRequest(agent_id=first, leases=[ref(lost)]))
+    beat = await api.agents.Heartbeat(
+        agents_pb2.HeartbeatRequest(agent_id=first, leases=[ref(lost)])
+    )
     assert beat.leases[0].status == agents_pb2.LEASE_STATUS_LOST
     completion = await api.agents.CompleteTask(agents_pb2.CompleteTaskRequest(lease=ref(lease)))
     assert completion.task.state == tasks_pb2.TASK_STATE_SUCCEEDED
@@ -255,7 +275,9 @@ async def test_wait_task_returns_when_the_task_finishes(api: Api) -> None:
 
 async def test_wait_task_times_out_with_the_current_state(api: Api) -> None:
     task = await create(api, unique_kind())
-    response = await api.tasks.WaitTask(tasks_pb2.WaitTaskRequest(task_id=task.id, timeout=seconds(0.2)))
+    response = await api.tasks.WaitTask(
+        tasks_pb2.WaitTaskRequest(task_id=task.id, timeout=seconds(0.2))
+    )
     assert not response.done and response.task.state == tasks_pb2.TASK_STATE_QUEUED
 
 
@@ -300,10 +322,14 @@ async def test_list_tasks_filters_and_pages(api: Api) -> None:
         )
         ids += [t.id for t in page.tasks]
     assert ids == [t.id for t in reversed(created)]
-    labelled = await api.tasks.ListTasks(tasks_pb2.ListTasksRequest(kinds=[kind], labels={"team": "a"}))
+    labelled = await api.tasks.ListTasks(
+        tasks_pb2.ListTasksRequest(kinds=[kind], labels={"team": "a"})
+    )
     assert {t.id for t in labelled.tasks} == {created[1].id, created[3].id}
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await api.tasks.ListTasks(tasks_pb2.ListTasksRequest(kinds=["other"], page_token=page.next_page_token or "bogus"))
+        await api.tasks.ListTasks(
+            tasks_pb2.ListTasksRequest(kinds=["other"], page_token=page.next_page_token or "bogus")
+        )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 

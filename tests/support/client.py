@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 from google.protobuf import duration_pb2
 from grpc_status import rpc_status
+
 from taskplane.v1 import (
     agents_pb2,
     agents_pb2_grpc,
@@ -63,7 +64,9 @@ class Api:
 def connect(address: str, api_key: str | None, **options: Any) -> Api:
     metadata = [("authorization", f"Bearer {api_key}")] if api_key else []
     channel = grpc.aio.insecure_channel(
-        address, interceptors=[_UnaryMetadata(metadata), _StreamMetadata(metadata)], options=list(options.items())
+        address,
+        interceptors=[_UnaryMetadata(metadata), _StreamMetadata(metadata)],
+        options=list(options.items()),
     )
     return Api(
         channel=channel,

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 from taskplane.v1 import events_pb2
-
 from tests.support.client import Api
 
 
