@@ -39,7 +39,7 @@ class Deployment:
         return connect(self.address, self.admin_key if api_key is None else api_key)
 
 
-def test_settings(data_dir: Path, database_url: str = "", **overrides: object) -> Settings:
+def server_settings(data_dir: Path, database_url: str = "", **overrides: object) -> Settings:
     return Settings(
         listen_address="127.0.0.1:0",
         data_dir=data_dir,
@@ -60,11 +60,11 @@ async def deployment(
         if postgres_url() is None:
             pytest.skip("set TASKPLANE_TEST_DATABASE_URL to run against PostgreSQL")
         async with fresh_postgres_database() as url:
-            settings = test_settings(data_dir, url)
+            settings = server_settings(data_dir, url)
             async with running_server(settings) as server:
                 yield Deployment(backend, server, settings, admin_key(data_dir))
         return
-    settings = test_settings(data_dir)
+    settings = server_settings(data_dir)
     async with running_server(settings) as server:
         yield Deployment(backend, server, settings, admin_key(data_dir))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -109,9 +110,8 @@ class EventHub:
 
     async def _load(self) -> None:
         while True:
-            after = self._head
             rows = await self._database.read(
-                lambda conn: self._log.read(conn, after=after, limit=1000)
+                functools.partial(self._log.read, after=self._head, limit=1000)
             )
             if not rows:
                 return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -31,12 +32,9 @@ async def test_check_answers_serving_without_credentials(deployment: Deployment)
 async def test_check_of_unknown_service_is_not_found(deployment: Deployment) -> None:
     async with grpc.aio.insecure_channel(deployment.address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
             await health.Check(health_pb2.HealthCheckRequest(service="no.such.Service"))
-        except grpc.aio.AioRpcError as error:
-            assert error.code() == grpc.StatusCode.NOT_FOUND
-        else:
-            raise AssertionError("expected NOT_FOUND")
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_watch_streams_the_current_status(deployment: Deployment) -> None:

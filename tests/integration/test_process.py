@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import grpc
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def process_env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    yield {
+def process_env(tmp_path: Path) -> dict[str, str]:
+    return {
         "TASKPLANE_LISTEN_ADDRESS": "127.0.0.1:0",
         "TASKPLANE_DATA_DIR": str(tmp_path / "data"),
         "TASKPLANE_SHUTDOWN_GRACE_S": "5",
@@ -142,4 +142,3 @@ async def test_subscriber_resumes_after_sigkill_with_every_event_once(
     assert sequences == list(range(1, total + 1))
     created = [e.task_created.task.request_id for e in received if e.type == "task.created"]
     assert sorted(created) == sorted(f"crash-{i}" for i in range(total))
-

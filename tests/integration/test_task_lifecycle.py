@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 
 import grpc
 import pytest
@@ -218,7 +219,7 @@ async def test_expired_lease_is_redelivered_to_another_agent(api: Api) -> None:
     completion = await api.agents.CompleteTask(agents_pb2.CompleteTaskRequest(lease=ref(lease)))
     assert completion.task.state == tasks_pb2.TASK_STATE_SUCCEEDED
     events = await events_of(api, task.id)
-    expired = [e for e in events if e.type == "execution.completed"][0]
+    expired = next(e for e in events if e.type == "execution.completed")
     assert expired.execution_completed.outcome == events_pb2.EXECUTION_OUTCOME_LEASE_EXPIRED
     assert expired.agent_id == first
 
@@ -234,7 +235,7 @@ async def test_stale_lease_calls_are_aborted_and_change_nothing(api: Api) -> Non
     assert current.attempt == 2
     before = await api.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=task.id))
     history = await events_of(api, task.id)
-    calls = [
+    calls: list[Awaitable[object]] = [
         api.agents.CompleteTask(agents_pb2.CompleteTaskRequest(lease=ref(stale))),
         api.agents.FailTask(
             agents_pb2.FailTaskRequest(lease=ref(stale), error=tasks_pb2.TaskError(code="x"))

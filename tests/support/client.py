@@ -51,11 +51,11 @@ class _StreamMetadata(_Metadata, grpc.aio.UnaryStreamClientInterceptor):
 @dataclasses.dataclass
 class Api:
     channel: grpc.aio.Channel
-    tasks: tasks_pb2_grpc.TaskServiceStub
-    agents: agents_pb2_grpc.AgentServiceStub
-    events: events_pb2_grpc.EventServiceStub
-    workspaces: workspaces_pb2_grpc.WorkspaceServiceStub
-    status: status_pb2_grpc.StatusServiceStub
+    tasks: tasks_pb2_grpc.TaskServiceAsyncStub
+    agents: agents_pb2_grpc.AgentServiceAsyncStub
+    events: events_pb2_grpc.EventServiceAsyncStub
+    workspaces: workspaces_pb2_grpc.WorkspaceServiceAsyncStub
+    status: status_pb2_grpc.StatusServiceAsyncStub
 
     async def close(self) -> None:
         await self.channel.close()
@@ -88,7 +88,7 @@ def details_of(error: grpc.aio.AioRpcError) -> list[Any]:
     """The unpacked google.rpc details of a failed call."""
     from google.rpc import error_details_pb2
 
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     if status is None:
         return []
     found = []
