@@ -160,7 +160,12 @@ def fail(task: Task, error: TaskError, now: int) -> list[EventDraft]:
         if error.code in (LEASE_EXPIRED.code, RUN_TIMEOUT.code)
         else events_pb2.EXECUTION_OUTCOME_FAILED
     )
-    events = [_execution_completed(task, outcome, now, error)]
+    source = "reaper" if outcome == events_pb2.EXECUTION_OUTCOME_LEASE_EXPIRED else "agent"
+    occurred = events_pb2.ErrorOccurred(error=protos.error_to_proto(error), source=source)
+    events = [
+        _execution_completed(task, outcome, now, error),
+        _task_event(task, "error.occurred", occurred),
+    ]
     task.error = error
     _end_lease(task)
     _touch(task, now)

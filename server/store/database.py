@@ -5,9 +5,10 @@ Repositories are plain synchronous SQLAlchemy Core code taking a
 
 - SQLite: on threads with the stdlib driver, so a whole transaction costs one
   hop off the event loop instead of several per statement. All writes run on
-  one thread, each taking the database lock up front (`BEGIN IMMEDIATE`), so
-  writers queue in order instead of failing with "database is locked"; reads
-  run on a small pool of other threads, beside the writer thanks to WAL.
+  one thread (see sqlite_writer: group commit), taking the database lock up
+  front (`BEGIN IMMEDIATE`), so writers queue in order instead of failing
+  with "database is locked"; reads run on a small pool of other threads,
+  beside the writer thanks to WAL.
 - PostgreSQL: on the asyncpg engine through `run_sync`, which drives the same
   synchronous code on the event loop.
 """
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from server.config import Settings
+from server.store.sqlite_writer import SqliteWriter
 
 T = TypeVar("T")
 READ_THREADS = 4
@@ -54,7 +56,7 @@ class Database:
             )
             sa.event.listen(self._reader, "connect", _sqlite_pragmas)
             sa.event.listen(self._reader, "begin", _begin_deferred)
-            self._write_thread = concurrent.futures.ThreadPoolExecutor(1, "sqlite-writer")
+            self._sqlite_writer = SqliteWriter(self._writer)
             self._read_threads = concurrent.futures.ThreadPoolExecutor(
                 READ_THREADS, "sqlite-reader"
             )
@@ -68,8 +70,8 @@ class Database:
         if self.async_engine is not None:
             async with self.async_engine.begin() as conn:
                 return await conn.run_sync(work)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._write_thread, _in_transaction, self._writer, work)
+        result: T = await self._sqlite_writer.submit(work)
+        return result
 
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
         """Runs `work` in a read-only transaction (one snapshot)."""
@@ -83,7 +85,7 @@ class Database:
         if self.async_engine is not None:
             await self.async_engine.dispose()
             return
-        self._write_thread.shutdown()
+        self._sqlite_writer.close()
         self._read_threads.shutdown()
         self._writer.dispose()
         self._reader.dispose()

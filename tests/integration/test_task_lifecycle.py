@@ -146,8 +146,12 @@ async def test_retryable_failure_backs_off_then_retries(api: Api) -> None:
     [second] = await acquire(api, agent, wait=3)
     assert second.task.id == task.id and second.attempt == 2
     assert second.lease_id != lease.lease_id
-    retrying = [e for e in await events_of(api, task.id) if e.type == "task.retrying"]
+    events = await events_of(api, task.id)
+    retrying = [e for e in events if e.type == "task.retrying"]
     assert retrying[0].task_retrying.error.code == "flaky"
+    [occurred] = [e for e in events if e.type == "error.occurred"]
+    assert occurred.error_occurred.source == "agent"
+    assert occurred.error_occurred.error.code == "flaky"
 
 
 async def test_non_retryable_failure_fails_the_task(api: Api) -> None:

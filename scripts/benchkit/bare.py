@@ -1,0 +1,86 @@
+"""The baseline: a bare grpcio aio server (one generic handler, no
+interceptors, default options) with an empty unary method and a server stream
+of one small message per "event".
+
+`python -m benchkit.bare` runs the server and prints `{"port": ..}` once it
+listens; it stops on SIGTERM, or by itself after `--max-lifetime` seconds."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, timestamp_pb2
+
+SERVICE = "bench.Bare"
+EMPTY_METHOD = f"/{SERVICE}/Empty"
+STREAM_METHOD = f"/{SERVICE}/Stream"
+#: A stream ends by itself after this long, whatever the client does.
+STREAM_LIFETIME_S = 300.0
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+async def _empty(request: empty_pb2.Empty, context: Context) -> empty_pb2.Empty:
+    return empty_pb2.Empty()
+
+
+async def _stream(
+    request: empty_pb2.Empty, context: Context
+) -> AsyncIterator[timestamp_pb2.Timestamp]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STREAM_LIFETIME_S
+    while loop.time() < deadline:
+        event = timestamp_pb2.Timestamp()
+        event.GetCurrentTime()
+        yield event
+
+
+def _handler() -> grpc.GenericRpcHandler:
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Empty": grpc.unary_unary_rpc_method_handler(
+                _empty,
+                request_deserializer=empty_pb2.Empty.FromString,
+                response_serializer=empty_pb2.Empty.SerializeToString,
+            ),
+            "Stream": grpc.unary_stream_rpc_method_handler(
+                _stream,
+                request_deserializer=empty_pb2.Empty.FromString,
+                response_serializer=timestamp_pb2.Timestamp.SerializeToString,
+            ),
+        },
+    )
+
+
+async def serve(max_lifetime_s: float) -> None:
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((_handler(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
+    try:
+        await asyncio.wait_for(stop.wait(), max_lifetime_s)
+    except TimeoutError:
+        pass
+    await server.stop(0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--max-lifetime", type=float, default=600.0)
+    args = parser.parse_args()
+    asyncio.run(serve(args.max_lifetime))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""A subscriber process: many concurrent server streams in one event loop.
+
+    python -m benchkit.subscribers --mode bare|taskplane --address A --streams N
+
+It opens its streams and prints `ready` once every stream is established,
+then obeys one command read from stdin and prints one JSON line:
+
+- `window T0 T1` (bare): messages received between wall-clock times T0 and T1.
+- `drain SEQ TIMEOUT` (taskplane): reads until every stream has seen event
+  sequence SEQ, or TIMEOUT seconds; reports deliveries, the first and last
+  receive times and a histogram of commit-to-delivery latency (receive time
+  minus `Event.time`) in 0.1 ms buckets over every delivered event.
+
+Streams started with START_POSITION_NOW, so they are idle until events come.
+The process exits on its own when stdin closes or after `--max-lifetime`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import sys
+import time
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, timestamp_pb2
+
+from benchkit.bare import STREAM_METHOD
+from benchkit.client import Api, connect
+from taskplane.v1 import events_pb2
+
+BUCKET_US = 100
+MAX_BUCKET = 600_000  # 60 s
+
+
+@dataclasses.dataclass
+class Stats:
+    received: int = 0
+    first_us: int = 0
+    last_us: int = 0
+    established: int = 0
+    last_sequence: list[int] = dataclasses.field(default_factory=list)
+    histogram: list[int] = dataclasses.field(default_factory=lambda: [0] * (MAX_BUCKET + 1))
+
+
+async def _bare_stream(channel: grpc.aio.Channel, stats: Stats, ready: asyncio.Event, total: int) -> None:
+    method = channel.unary_stream(
+        STREAM_METHOD,
+        request_serializer=empty_pb2.Empty.SerializeToString,
+        response_deserializer=timestamp_pb2.Timestamp.FromString,
+    )
+    call: Any = method(empty_pb2.Empty())
+    try:
+        await call.initial_metadata()
+        stats.established += 1
+        if stats.established == total:
+            ready.set()
+        async for _ in call:
+            stats.received += 1
+    finally:
+        call.cancel()
+
+
+async def _taskplane_stream(
+    api: Api, stats: Stats, ready: asyncio.Event, total: int, slot: int
+) -> None:
+    request = events_pb2.SubscribeRequest(position=events_pb2.START_POSITION_NOW)
+    call: Any = api.events.Subscribe(request)
+    histogram, last_sequence = stats.histogram, stats.last_sequence
+    try:
+        await call.initial_metadata()
+        stats.established += 1
+        if stats.established == total:
+            ready.set()
+        async for response in call:
+            if not response.HasField("batch"):
+                continue
+            now_us = time.time_ns() // 1000
+            events = response.batch.events
+            for event in events:
+                stamp = event.time
+                latency = now_us - stamp.seconds * 1_000_000 - stamp.nanos // 1000
+                histogram[min(max(latency, 0) // BUCKET_US, MAX_BUCKET)] += 1
+            stats.received += len(events)
+            if not stats.first_us:
+                stats.first_us = now_us
+            stats.last_us = now_us
+            last_sequence[slot] = events[-1].sequence
+    finally:
+        call.cancel()
+
+
+async def _drained(stats: Stats, target: int, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline and min(stats.last_sequence) < target:
+        await asyncio.sleep(0.01)
+
+
+async def _command() -> list[str]:
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line.split()
+
+
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    stats = Stats()
+    ready = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+    if args.mode == "bare":
+        bare = [grpc.aio.insecure_channel(args.address) for _ in range(args.channels)]
+        close = [channel.close for channel in bare]
+        for index in range(args.streams):
+            channel = bare[index % len(bare)]
+            tasks.append(asyncio.create_task(_bare_stream(channel, stats, ready, args.streams)))
+    else:
+        key = os.environ["BENCH_API_KEY"]
+        apis = [connect(args.address, key) for _ in range(args.channels)]
+        close = [api.channel.close for api in apis]
+        stats.last_sequence = [0] * args.streams
+        for index in range(args.streams):
+            api = apis[index % len(apis)]
+            tasks.append(
+                asyncio.create_task(_taskplane_stream(api, stats, ready, args.streams, index))
+            )
+    result: dict[str, Any] = {}
+    try:
+        await asyncio.wait_for(ready.wait(), 60)
+        print("ready", flush=True)
+        command = await _command()
+        cpu0 = _cpu()
+        if command and command[0] == "window":
+            t0, t1 = float(command[1]), float(command[2])
+            await asyncio.sleep(max(0.0, t0 - time.time()))
+            count0, cpu0 = stats.received, _cpu()
+            await asyncio.sleep(max(0.0, t1 - time.time()))
+            result = {"count": stats.received - count0, "seconds": t1 - t0}
+        elif command and command[0] == "drain":
+            target = int(command[1])
+            await _drained(stats, target, float(command[2]))
+            sparse = {str(i): n for i, n in enumerate(stats.histogram) if n}
+            result = {
+                "count": stats.received,
+                "first_us": stats.first_us,
+                "last_us": stats.last_us,
+                "done_streams": sum(seq >= target for seq in stats.last_sequence),
+                "histogram": sparse,
+            }
+        result["cpu_s"] = _cpu() - cpu0
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for closing in close:
+            await closing()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=["bare", "taskplane"], required=True)
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--streams", type=int, required=True)
+    parser.add_argument("--channels", type=int, default=4)
+    parser.add_argument("--max-lifetime", type=float, default=300.0)
+    args = parser.parse_args()
+    result = asyncio.run(asyncio.wait_for(run(args), args.max_lifetime))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The command line: settings errors, migrations and logging setup."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from server.__main__ import main
+from server.observability.logging import configure_logging
+
+
+def test_migrate_creates_the_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKPLANE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TASKPLANE_LOG_LEVEL", "warning")
+    assert main(["migrate"]) == 0
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'taskplane.db'}")
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    engine.dispose()
+    assert {"tasks", "events", "agents", "workspaces", "api_keys", "alembic_version"} <= tables
+
+
+def test_bad_setting_exits_with_a_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TASKPLANE_LOG_LEVEL", "loud")
+    assert main([]) == 2
+    assert "TASKPLANE_LOG_LEVEL" in capsys.readouterr().err
+
+
+def test_logs_are_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("info", "json")
+    try:
+        logging.getLogger("some.library").info("hello %s", "world")
+        line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert line["event"] == "hello world" and line["level"] == "info"
+    finally:
+        logging.getLogger().handlers.clear()
