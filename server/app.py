@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import grpc
 import structlog
@@ -20,6 +21,7 @@ from server.engine.reaper import Reaper
 from server.engine.runtime import Runtime
 from server.engine.workspaces import WorkspaceCommands
 from server.security.authn import ApiKeyAuthenticator
+from server.security.limits import RateLimiter, StreamLimiter
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +50,22 @@ def channel_options(settings: Settings) -> list[tuple[str, int]]:
     ]
 
 
+def add_port(server: grpc.aio.Server, settings: Settings) -> int:
+    """The main listener: TLS when a certificate is configured, mutual TLS
+    when a client CA is too, plaintext otherwise."""
+    if not settings.tls:
+        return server.add_insecure_port(settings.listen_address)
+    client_ca = (
+        Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
+    )
+    credentials = grpc.ssl_server_credentials(
+        [(Path(settings.tls_key_file).read_bytes(), Path(settings.tls_cert_file).read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+    return server.add_secure_port(settings.listen_address, credentials)
+
+
 class TaskplaneServer:
     """A Taskplane server process: engine, gRPC server and health."""
 
@@ -61,7 +79,12 @@ class TaskplaneServer:
         public = ["/" + HEALTH_SERVICE + "/"]
         if settings.reflection:
             public.append("/grpc.reflection.")
-        interceptor = CallInterceptor(self.authenticator, tuple(public))
+        interceptor = CallInterceptor(
+            self.authenticator,
+            tuple(public),
+            RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+            StreamLimiter(settings.max_streams_per_key),
+        )
         self._server = grpc.aio.server(
             interceptors=[interceptor], options=channel_options(settings)
         )
@@ -72,7 +95,14 @@ class TaskplaneServer:
             names = [binding.full_name for binding in services]
             names += [HEALTH_SERVICE, reflection.SERVICE_NAME]
             reflection.enable_server_reflection(names, self._server)
-        self.port = self._server.add_insecure_port(settings.listen_address)
+        self.port = add_port(self._server, settings)
+        # Kubernetes probes speak neither TLS nor auth: health only, plaintext.
+        self._health_server: grpc.aio.Server | None = None
+        self.health_port = 0
+        if settings.health_listen_address:
+            self._health_server = grpc.aio.server(options=channel_options(settings))
+            health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, self._health_server)
+            self.health_port = self._health_server.add_insecure_port(settings.health_listen_address)
         self._stopping = False
 
     @property
@@ -85,6 +115,8 @@ class TaskplaneServer:
         await WorkspaceCommands(self.runtime).bootstrap(self.settings.data_dir)
         self.reaper.start()
         await self._server.start()
+        if self._health_server is not None:
+            await self._health_server.start()
         await self.health.start()
         log.info("server.started", address=self.address, port=self.port, pid=os.getpid())
 
@@ -95,11 +127,14 @@ class TaskplaneServer:
             return
         self._stopping = True
         await self.health.set_ready(False)
+        self.runtime.hub.close_streams()
         log.info("server.draining", grace_s=self.settings.shutdown_grace_s)
         if self.settings.shutdown_delay_s > 0:
             await asyncio.sleep(self.settings.shutdown_delay_s)
         await self.health.shutdown()
         await self._server.stop(self.settings.shutdown_grace_s)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         await self.reaper.stop()
         await self.runtime.stop()
         log.info("server.stopped")

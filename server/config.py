@@ -66,8 +66,34 @@ class Settings:
     """On SIGTERM: how long readiness reports NOT_SERVING before the listener stops
     taking new calls, so load balancers can notice."""
 
+    health_listen_address: str = ""
+    """Extra plaintext listener serving only grpc.health.v1, for Kubernetes
+    probes (which speak neither TLS nor auth); empty means none."""
+
+    tls_cert_file: str = ""
+    """PEM certificate chain of the server; with `tls_key_file` it turns TLS on."""
+
+    tls_key_file: str = ""
+    """PEM private key of the server certificate."""
+
+    tls_client_ca_file: str = ""
+    """PEM CA bundle; when set, clients must present a certificate it signed (mTLS)."""
+
+    rate_limit_per_s: float = 5000.0
+    """Calls per second allowed to one API key (token bucket); 0 turns the limit off."""
+
+    rate_limit_burst: int = 10000
+    """Calls one API key may make at once before the per-second rate applies."""
+
+    max_streams_per_key: int = 1000
+    """Subscriptions one API key may hold open at once."""
+
     reflection: bool = True
     """Serve gRPC server reflection (for grpcurl and other tools)."""
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert_file)
 
     @property
     def sqlite_path(self) -> Path:
@@ -106,6 +132,12 @@ class Settings:
             raise SettingsError("TASKPLANE_MAX_MESSAGE_BYTES must be at least 1024")
         if ":" not in self.listen_address:
             raise SettingsError("TASKPLANE_LISTEN_ADDRESS must be host:port")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise SettingsError("TASKPLANE_TLS_CERT_FILE and TASKPLANE_TLS_KEY_FILE go together")
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise SettingsError("TASKPLANE_TLS_CLIENT_CA_FILE needs TASKPLANE_TLS_CERT_FILE")
+        if self.rate_limit_per_s < 0 or self.rate_limit_burst < 1:
+            raise SettingsError("TASKPLANE_RATE_LIMIT_PER_S must be >= 0 and the burst >= 1")
 
 
 def _parse(key: str, raw: str, default: object) -> object:

@@ -54,9 +54,9 @@ class _StreamMetadata(_Metadata, grpc.aio.UnaryStreamClientInterceptor):
 @dataclasses.dataclass
 class Api:
     channel: grpc.aio.Channel
-    tasks: tasks_pb2_grpc.TaskServiceStub
-    agents: agents_pb2_grpc.AgentServiceStub
-    events: events_pb2_grpc.EventServiceStub
+    tasks: tasks_pb2_grpc.TaskServiceAsyncStub
+    agents: agents_pb2_grpc.AgentServiceAsyncStub
+    events: events_pb2_grpc.EventServiceAsyncStub
 
 
 def connect(address: str, api_key: str) -> Api:
@@ -98,7 +98,9 @@ class TaskplaneServer:
 
 
 @contextlib.contextmanager
-def taskplane_server(database_url: str = "", log_path: Path | None = None) -> Iterator[TaskplaneServer]:
+def taskplane_server(
+    database_url: str = "", log_path: Path | None = None
+) -> Iterator[TaskplaneServer]:
     """`python -m server` pinned to the server core, SQLite in a temporary data
     directory unless `database_url` is given, logging at warning level."""
     with tempfile.TemporaryDirectory(prefix="taskplane-bench-") as tmp:

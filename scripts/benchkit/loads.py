@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 import grpc
 from google.protobuf import duration_pb2, empty_pb2, struct_pb2
@@ -54,7 +55,7 @@ class Meter:
     errors: int = 0
 
 
-Worker = Callable[[int], Awaitable[None]]
+Worker = Callable[[int], Coroutine[Any, Any, None]]
 
 
 async def measure(
@@ -167,7 +168,9 @@ async def end_to_end(
 
     async def complete(api: Api, lease: agents_pb2.Lease) -> None:
         ref = agents_pb2.LeaseRef(task_id=lease.task.id, lease_id=lease.lease_id)
-        await _counted(meter, api.agents.CompleteTask(agents_pb2.CompleteTaskRequest(lease=ref, result=result)))
+        await _counted(
+            meter, api.agents.CompleteTask(agents_pb2.CompleteTaskRequest(lease=ref, result=result))
+        )
         backlog.release()
 
     async def agent(index: int) -> None:
@@ -219,7 +222,9 @@ async def publish(
 
     async def send(number: int) -> None:
         try:
-            await _counted(meter, apis[number % len(apis)].tasks.CreateTask(new_task("bench.fanout", number)))
+            await _counted(
+                meter, apis[number % len(apis)].tasks.CreateTask(new_task("bench.fanout", number))
+            )
         finally:
             slots.release()
 

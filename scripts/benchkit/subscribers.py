@@ -46,7 +46,9 @@ class Stats:
     histogram: list[int] = dataclasses.field(default_factory=lambda: [0] * (MAX_BUCKET + 1))
 
 
-async def _bare_stream(channel: grpc.aio.Channel, stats: Stats, ready: asyncio.Event, total: int) -> None:
+async def _bare_stream(
+    channel: grpc.aio.Channel, stats: Stats, ready: asyncio.Event, total: int
+) -> None:
     method = channel.unary_stream(
         STREAM_METHOD,
         request_serializer=empty_pb2.Empty.SerializeToString,
@@ -96,12 +98,12 @@ async def _taskplane_stream(
 async def _drained(stats: Stats, target: int, timeout: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while loop.time() < deadline and min(stats.last_sequence) < target:
+    while loop.time() < deadline and min(stats.last_sequence) < target:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
 
 
 async def _command() -> list[str]:
-    line = await asyncio.to_thread(sys.stdin.readline)
+    line: str = await asyncio.to_thread(sys.stdin.readline)
     return line.split()
 
 

@@ -17,6 +17,7 @@ import structlog
 from server.api.call import CallInfo, set_current_call
 from server.api.errors import internal_status, status_code, to_status
 from server.core.errors import DomainError
+from server.security.limits import RateLimiter, StreamLimiter
 
 Context = grpc.aio.ServicerContext[Any, Any]
 # Not subscriptable at runtime, hence the string.
@@ -43,9 +44,17 @@ def _correlation_id(metadata: dict[str, str]) -> str:
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator, public_prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        public_prefixes: tuple[str, ...],
+        rate_limiter: RateLimiter,
+        stream_limiter: StreamLimiter,
+    ) -> None:
         self._authenticator = authenticator
         self._public_prefixes = public_prefixes
+        self._rate_limiter = rate_limiter
+        self._stream_limiter = stream_limiter
 
     async def intercept_service(
         self,
@@ -77,6 +86,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         await context.send_initial_metadata(((CORRELATION_HEADER, info.correlation_id),))
         await self._authenticator.authenticate(info, metadata)
         structlog.contextvars.bind_contextvars(workspace_id=info.workspace_id)
+        self._rate_limiter.check(info.key_id)
         return info
 
     async def _fail(
@@ -118,8 +128,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             info: CallInfo | None = None
+            holds_stream = False
             try:
                 info = await self._begin(method, context)
+                self._stream_limiter.acquire(info.key_id)
+                holds_stream = True
                 async for response in behavior(request, context):
                     yield response
             except asyncio.CancelledError:
@@ -132,6 +145,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 code = _code_of(error)
                 await self._fail(error, info, context)
             finally:
+                if holds_stream and info is not None:
+                    self._stream_limiter.release(info.key_id)
                 _access(code, started)
 
         return wrapper

@@ -56,6 +56,8 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._listener: Any = None
         self.subscribers = 0
+        #: Set when the server drains: subscriptions end with UNAVAILABLE.
+        self.closing = asyncio.Event()
 
     @property
     def head(self) -> int:
@@ -83,6 +85,16 @@ class EventHub:
                 await self._listener.close()
         if not self._advanced.done():
             self._advanced.cancel()
+
+    def close_streams(self) -> None:
+        """Ends every subscription (they answer UNAVAILABLE; clients resume)."""
+        self.closing.set()
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        advanced, self._advanced = self._advanced, asyncio.get_running_loop().create_future()
+        if not advanced.done():
+            advanced.set_result(None)
 
     def notify(self) -> None:
         """Something was committed: load it soon."""
@@ -120,8 +132,7 @@ class EventHub:
             self._head = rows[-1][0]
             if len(self._entries) > 2 * self._buffer_size:
                 del self._entries[: len(self._entries) - self._buffer_size]
-            advanced, self._advanced = self._advanced, asyncio.get_running_loop().create_future()
-            advanced.set_result(None)
+            self._wake_waiters()
             if len(rows) < 1000:
                 return
 
@@ -133,13 +144,18 @@ class EventHub:
         start = after - self.base
         return self._entries[start : start + limit]
 
-    async def wait_beyond(self, sequence: int, timeout: float) -> bool:
-        """Waits until the head passes `sequence`; False on timeout."""
-        if self._head > sequence:
-            return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._advanced), timeout)
-        return self._head > sequence
+    async def wait_beyond(self, sequence: int, timeout: float, *, until_close: bool = True) -> bool:
+        """Waits until the head passes `sequence` (or, with `until_close`, the
+        hub closes its streams); False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            closing = until_close and self.closing.is_set()
+            remaining = deadline - loop.time()
+            if self._head > sequence or closing or remaining <= 0:
+                return self._head > sequence or closing
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._advanced), remaining)
 
     async def wait_for_event(
         self, after: int, predicate: Callable[[events_pb2.Event], bool], timeout: float
@@ -158,5 +174,5 @@ class EventHub:
             if entries:
                 cursor = entries[-1].sequence
             remaining = deadline - loop.time()
-            if remaining <= 0 or not await self.wait_beyond(cursor, remaining):
+            if remaining <= 0 or not await self.wait_beyond(cursor, remaining, until_close=False):
                 return False

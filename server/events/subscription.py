@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 
+from server.core.errors import Unavailable
 from server.core.model import TERMINAL_EVENT_TYPES
 from server.events.filters import EventFilter
 from server.events.hub import EventHub, LogEntry
@@ -82,6 +83,11 @@ class Subscription:
         loop = asyncio.get_running_loop()
         last_sent = loop.time()
         while True:
+            if self._hub.closing.is_set():
+                raise Unavailable(
+                    f"the server is shutting down; resume after sequence {self.cursor}",
+                    retry_after_s=0.5,
+                )
             entries = self._hub.read(self.cursor, self._batch_size * 4)
             if entries is None:
                 entries = await self._read_store()

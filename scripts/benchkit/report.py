@@ -1,0 +1,174 @@
+"""The results of one run: the figures, the ratios checked against their
+targets, a table for people and JSON for machines."""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from collections.abc import Callable
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    limit: float
+    at_least: bool
+    value: Callable[[dict[str, dict[str, Any]]], float]
+
+    def check(self, results: dict[str, dict[str, Any]]) -> tuple[float | None, bool | None]:
+        try:
+            value = self.value(results)
+        except (KeyError, TypeError, ZeroDivisionError):
+            return None, None
+        compare = operator.ge if self.at_least else operator.le
+        return value, bool(compare(value, self.limit))
+
+
+def _get(results: dict[str, dict[str, Any]], *path: str) -> float:
+    node: Any = results
+    for key in path:
+        node = node[key]
+    return float(node)
+
+
+TARGETS = (
+    Target(
+        "create_vs_empty_unary",
+        "CreateTask/s / bare empty unary/s",
+        0.60,
+        True,
+        lambda r: _get(r, "create", "per_s") / _get(r, "baseline", "empty_unary", "per_s"),
+    ),
+    Target(
+        "e2e_sqlite_per_s",
+        "durable tasks/s end to end, SQLite",
+        500.0,
+        True,
+        lambda r: _get(r, "e2e-sqlite", "per_s"),
+    ),
+    Target(
+        "e2e_sqlite_vs_celery",
+        "Taskplane e2e SQLite / Celery round trip",
+        1.0,
+        True,
+        lambda r: _get(r, "e2e-sqlite", "per_s") / _get(r, "celery", "per_s"),
+    ),
+    Target(
+        "fanout_vs_bare_fanout",
+        "delivered events/s / bare fan-out msgs/s",
+        2.0,
+        True,
+        lambda r: _get(r, "fanout", "per_s") / _get(r, "baseline", "stream_fanout", "per_s"),
+    ),
+    Target(
+        "fanout_p99_ms",
+        "p99 commit-to-delivery latency, ms",
+        50.0,
+        False,
+        lambda r: _get(r, "fanout", "latency_ms", "p99"),
+    ),
+    Target(
+        "idle_subscriber_kib",
+        "server RSS per idle subscriber, KiB",
+        100.0,
+        False,
+        lambda r: _get(r, "fanout", "memory", "per_subscriber_kib"),
+    ),
+)
+
+# label, path to the figure, unit
+ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("bare grpcio: empty unary", ("baseline", "empty_unary"), "calls/s"),
+    ("bare grpcio: stream, 1 subscriber", ("baseline", "stream_1"), "msgs/s"),
+    ("bare grpcio: stream, fan-out", ("baseline", "stream_fanout"), "msgs/s"),
+    ("Taskplane CreateTask (SQLite)", ("create",), "calls/s"),
+    ("Taskplane e2e create->complete (SQLite)", ("e2e-sqlite",), "tasks/s"),
+    ("Taskplane e2e create->complete (PostgreSQL)", ("e2e-postgres",), "tasks/s"),
+    ("Celery + Redis round trip (best pool)", ("celery",), "tasks/s"),
+    ("Taskplane fan-out delivered (SQLite)", ("fanout",), "events/s"),
+)
+
+
+@dataclasses.dataclass
+class Report:
+    started: str
+    machine: dict[str, Any]
+    plan: dict[str, Any]
+    skipped: set[str]
+    results: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def checks(self) -> list[dict[str, Any]]:
+        found = []
+        for target in TARGETS:
+            value, passed = target.check(self.results)
+            found.append(
+                {
+                    "name": target.name,
+                    "description": target.description,
+                    "value": None if value is None else round(value, 3),
+                    "target": f"{'>=' if target.at_least else '<='} {target.limit:g}",
+                    "passed": passed,
+                }
+            )
+        return found
+
+    def table(self) -> str:
+        cores = self.machine.get("cores")
+        lines = [
+            f"Taskplane bench, {self.started}, {cores} cores "
+            f"(servers on core 0, load on core 1: {self.machine.get('pinned')})",
+            "",
+            f"{'measurement':<44} {'value':>11}  {'unit':<9} {'server cpu':>10} {'client cpu':>10}",
+        ]
+        for label, path, unit in ROWS:
+            node: Any = self.results
+            for key in path:
+                node = node.get(key, {}) if isinstance(node, dict) else {}
+            if "error" in node:
+                lines.append(f"{label:<44} FAILED: {node['error']}"[:160])
+            elif "per_s" in node:
+                cpu = _percent(node.get("server_cpu", node.get("runs", [{}])[0].get("worker_cpu")))
+                client = _percent(node.get("client_cpu"))
+                lines.append(
+                    f"{label:<44} {node['per_s']:>11,.0f}  {unit:<9} {cpu:>10} {client:>10}"
+                )
+        fanout = self.results.get("fanout", {})
+        if "latency_ms" in fanout:
+            latency = fanout["latency_ms"]
+            lines.append(
+                f"{'  commit->delivery latency p50 / p99 / max':<44} "
+                f"{latency['p50']:.1f} / {latency['p99']:.1f} / {latency['max']:.1f} ms"
+            )
+            lines.append(
+                f"{'  published / delivered (complete)':<44} {fanout['published']} events, "
+                f"{fanout['deliveries']} deliveries ({fanout['complete']:.1%})"
+            )
+        if "memory" in fanout:
+            memory = fanout["memory"]
+            lines.append(
+                f"{'Taskplane server RSS per idle subscriber':<44} "
+                f"{memory['per_subscriber_kib']:>11.1f}  KiB       "
+                f"({memory['rss_before_kib']} -> {memory['rss_after_kib']} KiB)"
+            )
+        lines += ["", f"{'ratio / figure':<44} {'value':>11}  {'target':<9} result"]
+        for check in self.checks():
+            value = "n/a" if check["value"] is None else f"{check['value']:.3g}"
+            verdict = {True: "PASS", False: "MISS", None: "not measured"}[check["passed"]]
+            lines.append(f"{check['description']:<44} {value:>11}  {check['target']:<9} {verdict}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started,
+            "machine": self.machine,
+            "plan": self.plan,
+            "skipped": sorted(self.skipped),
+            "results": self.results,
+            "targets": self.checks(),
+        }
+
+
+def _percent(value: object) -> str:
+    return f"{float(value):.0%}" if isinstance(value, int | float) else ""
