@@ -13,10 +13,11 @@ from typing import Any, Protocol, TypeAlias, cast
 
 import grpc
 import structlog
+from google.protobuf.message import DecodeError
 
 from server.api.call import CallInfo, set_current_call
 from server.api.errors import internal_status, status_code, to_status
-from server.core.errors import DomainError
+from server.core.errors import DomainError, InvalidArgument
 from server.security.limits import RateLimiter, StreamLimiter
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -65,10 +66,19 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         method: str = details.method
         if handler is None or method.startswith(self._public_prefixes):
             return handler
+        deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
-            return _replace(handler, unary_unary=self._wrap_unary(method, handler.unary_unary))
+            return _replace(
+                handler,
+                unary_unary=self._wrap_unary(method, handler.unary_unary),
+                request_deserializer=deserializer,
+            )
         if handler.unary_stream is not None:
-            return _replace(handler, unary_stream=self._wrap_stream(method, handler.unary_stream))
+            return _replace(
+                handler,
+                unary_stream=self._wrap_stream(method, handler.unary_stream),
+                request_deserializer=deserializer,
+            )
         return handler
 
     async def _begin(self, method: str, context: Context) -> CallInfo:
@@ -89,6 +99,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._rate_limiter.check(info.key_id)
         return info
 
+    @staticmethod
+    def _check_decoded(request: Any) -> None:
+        if isinstance(request, Undecodable):
+            raise InvalidArgument.one("request", f"is not a valid {request.type_name} message")
+
     async def _fail(
         self, error: BaseException, info: CallInfo | None, context: Context
     ) -> grpc.StatusCode:
@@ -108,6 +123,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             info: CallInfo | None = None
             try:
                 info = await self._begin(method, context)
+                self._check_decoded(request)
                 return await behavior(request, context)
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED
@@ -131,6 +147,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             holds_stream = False
             try:
                 info = await self._begin(method, context)
+                self._check_decoded(request)
                 self._stream_limiter.acquire(info.key_id)
                 holds_stream = True
                 async for response in behavior(request, context):
@@ -150,6 +167,31 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 _access(code, started)
 
         return wrapper
+
+
+class Undecodable:
+    """Stands in for a request whose bytes are not a valid message, so that
+    the call answers INVALID_ARGUMENT (after authentication) instead of
+    grpc's UNKNOWN with the parser's exception text."""
+
+    def __init__(self, type_name: str) -> None:
+        self.type_name = type_name
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+    owner = getattr(deserializer, "__self__", None)
+    type_name = getattr(owner, "DESCRIPTOR", None)
+    name = type_name.full_name if type_name is not None else "request"
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError:
+            return Undecodable(name)
+
+    return deserialize
 
 
 def _replace(handler: Handler, **fields: Any) -> Handler:

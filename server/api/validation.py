@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from google.protobuf import duration_pb2, struct_pb2
+from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
 from server.core.errors import FieldViolation, InvalidArgument
 
@@ -72,10 +72,27 @@ class Checker:
         if value.seconds < 0 or value.nanos < 0:
             self.add(field, "must not be negative")
             return 0
+        if value.nanos > 999_999_999:
+            self.add(field, "nanos must be below one second")
+            return 0
         if value.seconds > max_s:
             self.add(field, f"must be at most {int(max_s)} seconds")
             return 0
         return int(value.ToMicroseconds())
+
+    def future_time(self, field: str, value: timestamp_pb2.Timestamp, now_us: int) -> int | None:
+        """A timestamp after `now_us` and within a hundred years, in microseconds."""
+        if not 0 <= value.nanos <= 999_999_999:
+            self.add(field, "nanos must be between 0 and 999999999")
+            return None
+        micros = value.seconds * 1_000_000 + value.nanos // 1000
+        if micros <= now_us:
+            self.add(field, "must be in the future")
+            return None
+        if micros > now_us + 100 * 365 * 86_400 * 1_000_000:
+            self.add(field, "must be within a hundred years")
+            return None
+        return micros
 
     def int_range(self, field: str, value: int, low: int, high: int) -> None:
         if not low <= value <= high:

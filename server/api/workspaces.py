@@ -91,9 +91,7 @@ class WorkspaceServicer(workspaces_pb2_grpc.WorkspaceServiceServicer):
             )
         expire_time = None
         if spec.HasField("expire_time"):
-            expire_time = int(spec.expire_time.ToMicroseconds())
-            if expire_time <= now_us():
-                check.add("api_key.expire_time", "must be in the future")
+            expire_time = check.future_time("api_key.expire_time", spec.expire_time, now_us())
         check.done()
         record, secret = await self._ws.create_key(
             current_call().context(), spec.display_name, spec.role, expire_time

@@ -138,21 +138,32 @@ class AgentCommands:
                 "kinds", f"not among the agent's capabilities: {', '.join(unknown)}"
             )
         wanted = kinds or agent.capabilities
+        wanted_set = frozenset(wanted)
+
+        def brings_work(event: events_pb2.Event) -> bool:
+            if event.type not in WORK_EVENT_TYPES or event.workspace_id != ctx.workspace_id:
+                return False
+            return event.type != "task.created" or event.task_created.task.kind in wanted_set
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
+        first = True
         while True:
             seen = self._rt.hub.head
-            grants = await self._try_acquire(ctx, agent, wanted, max_tasks)
+            # Only the first attempt writes unconditionally (it also marks the
+            # agent as seen); later ones look before they take the write lock,
+            # so many waiting agents do not queue writes for one new task.
+            if first or await self._rt.read(
+                lambda conn: self._rt.tasks.has_queued(conn, ctx.workspace_id, wanted, now_us())
+            ):
+                grants = await self._try_acquire(ctx, agent, wanted, max_tasks)
+            else:
+                grants = []
+            first = False
             remaining = deadline - loop.time()
             if grants or remaining <= 0:
                 return grants
-            await self._rt.hub.wait_for_event(
-                seen,
-                lambda event: (
-                    event.type in WORK_EVENT_TYPES and event.workspace_id == ctx.workspace_id
-                ),
-                min(remaining, ACQUIRE_POLL_S),
-            )
+            await self._rt.hub.wait_for_event(seen, brings_work, min(remaining, ACQUIRE_POLL_S))
 
     async def _try_acquire(
         self, ctx: CallContext, agent: Agent, kinds: builtins.list[str], max_tasks: int

@@ -209,6 +209,22 @@ class TaskRepository:
         query = self._lock(query, skip_locked=True)
         return [_from_row(row) for row in (conn.execute(query)).mappings()]
 
+    def has_queued(
+        self, conn: Connection, workspace_id: str, kinds: Sequence[str], now: int
+    ) -> bool:
+        """Whether any task of these kinds is ready to lease (a cheap read)."""
+        query = (
+            sa.select(tasks.c.id)
+            .where(
+                tasks.c.workspace_id == workspace_id,
+                tasks.c.state == int(TaskState.QUEUED),
+                tasks.c.kind.in_(list(kinds)),
+                tasks.c.available_time <= now,
+            )
+            .limit(1)
+        )
+        return conn.execute(query).first() is not None
+
     def expired_leases(self, conn: Connection, now: int, limit: int) -> builtins.list[Task]:
         """Leased tasks of any workspace whose lease lapsed (the reaper's work)."""
         query = (
