@@ -4,12 +4,29 @@ routed through the same processors."""
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 _LEVELS["error"] = logging.ERROR
+
+
+# API key secrets look like `key_<26 chars>.<43 url-safe chars>`; bearer
+# tokens of any shape follow "bearer ".
+_SECRET = re.compile(r"key_[0-9a-z]{26}\.[A-Za-z0-9_-]{20,}|(?i:bearer)\s+\S+")
+
+
+def redact_secrets(
+    _logger: object, _method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """Defence in depth: no log line carries an API key or bearer token,
+    whatever a caller or a library put in it."""
+    for key, value in event.items():
+        if isinstance(value, str) and ("key_" in value or "earer" in value):
+            event[key] = _SECRET.sub("[redacted]", value)
+    return event
 
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
@@ -19,6 +36,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
     ]
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer() if fmt == "console" else structlog.processors.JSONRenderer()

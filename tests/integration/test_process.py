@@ -13,7 +13,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from taskplane.v1 import events_pb2, tasks_pb2
+from taskplane.v1 import events_pb2, tasks_pb2, workspaces_pb2
 from tests.support.client import connect, seconds
 from tests.support.servers import ServerProcess, admin_key
 
@@ -142,3 +142,50 @@ async def test_subscriber_resumes_after_sigkill_with_every_event_once(
     assert sequences == list(range(1, total + 1))
     created = [e.task_created.task.request_id for e in received if e.type == "task.created"]
     assert sorted(created) == sorted(f"crash-{i}" for i in range(total))
+
+
+async def test_logs_never_contain_keys_or_secrets(
+    process_env: dict[str, str], tmp_path: Path
+) -> None:
+    log = tmp_path / "server.log"
+    env = {**process_env, "TASKPLANE_LOG_LEVEL": "debug"}
+    secrets: list[str] = []
+    async with server_process(env, log) as process:
+        admin = admin_key(tmp_path / "data")
+        secrets.append(admin)
+        api = connect(process.address, admin)
+        created = await api.workspaces.CreateApiKey(
+            workspaces_pb2.CreateApiKeyRequest(
+                api_key=workspaces_pb2.ApiKey(role=workspaces_pb2.ROLE_OPERATOR)
+            )
+        )
+        secrets.append(created.secret)
+        other = await api.workspaces.CreateWorkspace(
+            workspaces_pb2.CreateWorkspaceRequest(
+                workspace=workspaces_pb2.Workspace(display_name="other")
+            )
+        )
+        secrets.append(other.admin_key_secret)
+        operator = connect(process.address, created.secret)
+        task = await operator.tasks.CreateTask(
+            tasks_pb2.CreateTaskRequest(task=tasks_pb2.Task(kind="secret-hygiene"))
+        )
+        await api.workspaces.RevokeApiKey(
+            workspaces_pb2.RevokeApiKeyRequest(api_key_id=created.api_key.id)
+        )
+        with pytest.raises(grpc.aio.AioRpcError):
+            await operator.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=task.task.id))
+        wrong = created.secret[:-4] + "abcd"
+        secrets.append(wrong)
+        stranger = connect(process.address, wrong)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stranger.tasks.ListTasks(tasks_pb2.ListTasksRequest())
+        assert wrong not in (caught.value.details() or "")
+        await stranger.close()
+        await operator.close()
+        await api.close()
+    text = log.read_text()
+    assert "rpc.access" in text and "bootstrap.admin_key_written" in text
+    for secret in secrets:
+        assert secret not in text
+        assert secret.split(".", 1)[1] not in text

@@ -40,3 +40,16 @@ def test_logs_are_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
         assert line["event"] == "hello world" and line["level"] == "info"
     finally:
         logging.getLogger().handlers.clear()
+
+
+def test_secrets_are_redacted_from_log_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    secret = "key_01m8ah8nxsbtd8hvxsvz0yyq29." + "A" * 43
+    configure_logging("info", "json")
+    try:
+        logging.getLogger("some.library").warning("header was %s", f"Bearer {secret}")
+        logging.getLogger("other").warning("raw %s", secret)
+        out = capsys.readouterr().out
+        assert secret not in out and "A" * 43 not in out
+        assert out.count("[redacted]") == 2
+    finally:
+        logging.getLogger().handlers.clear()
