@@ -21,7 +21,9 @@ from server.engine.reaper import Reaper
 from server.engine.runtime import Runtime
 from server.engine.workspaces import WorkspaceCommands
 from server.security.authn import ApiKeyAuthenticator
+from server.security.guard import GuardPolicy
 from server.security.limits import RateLimiter, StreamLimiter
+from server.security.screening import Screener
 
 log = structlog.get_logger(__name__)
 
@@ -74,7 +76,8 @@ class TaskplaneServer:
         self.runtime = Runtime(settings)
         self.reaper = Reaper(self.runtime)
         self.authenticator = ApiKeyAuthenticator(self.runtime)
-        services = service_bindings(self.runtime, self.authenticator)
+        screener = Screener(GuardPolicy(settings.guard_policy))
+        services = service_bindings(self.runtime, self.authenticator, screener)
         self.health = HealthReporter([binding.full_name for binding in services])
         public = ["/" + HEALTH_SERVICE + "/"]
         if settings.reflection:

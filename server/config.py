@@ -88,6 +88,11 @@ class Settings:
     max_streams_per_key: int = 1000
     """Subscriptions one API key may hold open at once."""
 
+    guard_policy: str = "flag"
+    """Prompt-injection guard on untrusted text (task input, agent reports):
+    `off`, `flag` (findings recorded on the task and its events) or `block`
+    (INVALID_ARGUMENT naming the field)."""
+
     reflection: bool = True
     """Serve gRPC server reflection (for grpcurl and other tools)."""
 
@@ -132,6 +137,8 @@ class Settings:
             raise SettingsError("TASKPLANE_MAX_MESSAGE_BYTES must be at least 1024")
         if ":" not in self.listen_address:
             raise SettingsError("TASKPLANE_LISTEN_ADDRESS must be host:port")
+        if self.guard_policy not in {"off", "flag", "block"}:
+            raise SettingsError("TASKPLANE_GUARD_POLICY must be off, flag or block")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise SettingsError("TASKPLANE_TLS_CERT_FILE and TASKPLANE_TLS_KEY_FILE go together")
         if self.tls_client_ca_file and not self.tls_cert_file:

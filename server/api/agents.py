@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import grpc
@@ -18,6 +19,7 @@ from server.core import protos
 from server.core.clock import now_us
 from server.core.model import Agent, EventDraft, TaskError
 from server.engine.agents import AgentCard, AgentCommands, LeaseRef
+from server.security.screening import Screener, findings_proto
 from taskplane.v1 import agents_pb2, agents_pb2_grpc
 
 MAX_ACQUIRE_WAIT_S = 60.0
@@ -62,9 +64,26 @@ def parse_report(check: Checker, report: agents_pb2.AgentReport, field: str) -> 
     return None
 
 
+def screen_report(screener: Screener, draft: EventDraft, field: str) -> None:
+    """Records the guard's findings on a reported message, thought or action
+    (or raises under the block policy)."""
+    payload = draft.payload
+    if isinstance(payload, agents_pb2.AgentMessage):
+        found = screener.screen(payload.content, f"{field}.message.content")
+    elif isinstance(payload, agents_pb2.AgentThinking):
+        found = screener.screen(payload.content, f"{field}.thinking.content")
+    elif isinstance(payload, agents_pb2.AgentAction):
+        output = json.loads(protos.struct_json(payload.output))
+        found = screener.screen(output, f"{field}.action.output")
+    else:  # pragma: no cover - parse_report builds only these
+        return
+    payload.guard_findings.extend(findings_proto(found))
+
+
 class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
-    def __init__(self, commands: AgentCommands) -> None:
+    def __init__(self, commands: AgentCommands, screener: Screener) -> None:
         self._agents = commands
+        self._screener = screener
 
     async def RegisterAgent(
         self, request: agents_pb2.RegisterAgentRequest, context: Context
@@ -221,6 +240,9 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
             for index, report in enumerate(request.reports[:MAX_REPORTS])
         ]
         check.done()
+        for index, draft in enumerate(drafts):
+            if draft is not None:
+                screen_report(self._screener, draft, f"reports[{index}]")
         sequences = await self._agents.report(
             current_call().context(), ref, [draft for draft in drafts if draft is not None]
         )

@@ -13,6 +13,7 @@ from server.engine.runtime import Runtime
 from server.engine.tasks import TaskCommands
 from server.engine.workspaces import WorkspaceCommands
 from server.security.authn import ApiKeyAuthenticator
+from server.security.screening import Screener
 from taskplane.v1 import (
     agents_pb2_grpc,
     status_pb2_grpc,
@@ -21,16 +22,18 @@ from taskplane.v1 import (
 )
 
 
-def service_bindings(runtime: Runtime, authenticator: ApiKeyAuthenticator) -> list[ServiceBinding]:
+def service_bindings(
+    runtime: Runtime, authenticator: ApiKeyAuthenticator, screener: Screener
+) -> list[ServiceBinding]:
     return [
         ServiceBinding(
             "taskplane.v1.TaskService",
-            TaskServicer(TaskCommands(runtime)),
+            TaskServicer(TaskCommands(runtime), screener),
             tasks_pb2_grpc.add_TaskServiceServicer_to_server,
         ),
         ServiceBinding(
             "taskplane.v1.AgentService",
-            AgentServicer(AgentCommands(runtime)),
+            AgentServicer(AgentCommands(runtime), screener),
             agents_pb2_grpc.add_AgentServiceServicer_to_server,
         ),
         ServiceBinding(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 import grpc
@@ -16,6 +18,7 @@ from server.api.validation import (
 )
 from server.core.protos import struct_json, task_to_proto
 from server.engine.tasks import NewTask, TaskCommands, TaskQuery
+from server.security.screening import Screener, findings_json
 from taskplane.v1 import tasks_pb2, tasks_pb2_grpc
 
 DAY_S = 86_400.0
@@ -75,8 +78,9 @@ def parse_new_task(task: tasks_pb2.Task, check: Checker) -> NewTask:
 
 
 class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
-    def __init__(self, commands: TaskCommands) -> None:
+    def __init__(self, commands: TaskCommands, screener: Screener) -> None:
         self._tasks = commands
+        self._screener = screener
 
     async def CreateTask(
         self, request: tasks_pb2.CreateTaskRequest, context: Context
@@ -88,6 +92,9 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         spec = parse_new_task(request.task, check)
         check.request_id("request_id", request.request_id)
         check.done()
+        findings = self._screener.screen(json.loads(spec.input_json), "task.input")
+        if findings:
+            spec = dataclasses.replace(spec, guard_findings_json=findings_json(findings))
         call = current_call()
         task, deduplicated = await self._tasks.create(
             call.context(), spec, request.request_id or None

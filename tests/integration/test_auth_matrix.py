@@ -78,12 +78,11 @@ def foreign_request(method: str, world: World) -> Message | None:
     """A request naming a resource of the first workspace, or None when the
     RPC names no resource."""
     name = method.rsplit("/", 1)[1]
-    task = {"task_id": world.task_id}
     requests: dict[str, Message] = {
-        "GetTask": tasks_pb2.GetTaskRequest(**task),
-        "CancelTask": tasks_pb2.CancelTaskRequest(**task),
-        "WaitTask": tasks_pb2.WaitTaskRequest(**task),
-        "RequeueTask": tasks_pb2.RequeueTaskRequest(**task),
+        "GetTask": tasks_pb2.GetTaskRequest(task_id=world.task_id),
+        "CancelTask": tasks_pb2.CancelTaskRequest(task_id=world.task_id),
+        "WaitTask": tasks_pb2.WaitTaskRequest(task_id=world.task_id),
+        "RequeueTask": tasks_pb2.RequeueTaskRequest(task_id=world.task_id),
         "GetAgent": agents_pb2.GetAgentRequest(agent_id=world.agent_id),
         "AcquireTasks": agents_pb2.AcquireTasksRequest(agent_id=world.agent_id),
         "Heartbeat": agents_pb2.HeartbeatRequest(agent_id=world.agent_id),
@@ -96,7 +95,9 @@ def foreign_request(method: str, world: World) -> Message | None:
             lease=world.lease, error=tasks_pb2.TaskError(code="x")
         ),
         "RevokeApiKey": workspaces_pb2.RevokeApiKeyRequest(api_key_id=world.api_key_id),
-        "Subscribe": events_pb2.SubscribeRequest(filter=events_pb2.EventFilter(**task)),
+        "Subscribe": events_pb2.SubscribeRequest(
+            filter=events_pb2.EventFilter(task_id=world.task_id)
+        ),
     }
     return requests.get(name)
 

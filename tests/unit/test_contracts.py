@@ -131,7 +131,7 @@ def test_every_rpc_is_implemented_by_its_servicer() -> None:
     class Stub:
         settings = None
 
-    bindings = {b.full_name: b.servicer for b in service_bindings(Stub(), Stub())}  # type: ignore[arg-type]
+    bindings = {b.full_name: b.servicer for b in service_bindings(Stub(), Stub(), Stub())}  # type: ignore[arg-type]
     for service in SERVICES:
         servicer = bindings[service.full_name]
         for method in service.methods:
