@@ -35,7 +35,7 @@ class WorkspaceCommands:
         ) -> tuple[tuple[WorkspaceRecord, ApiKeyRecord, str], list[EventDraft]]:
             ws = WorkspaceRecord(new_id("wsp"), display_name, ctx.workspace_id, now)
             self.repo.insert_workspace(conn, ws)
-            key, secret = self._new_key(ws.id, "admin", ADMIN, None, now)
+            key, secret = self.new_key(ws.id, "admin", ADMIN, None, now)
             self.repo.insert_key(conn, key)
             return (ws, key, secret), []
 
@@ -43,7 +43,7 @@ class WorkspaceCommands:
         return result
 
     @staticmethod
-    def _new_key(
+    def new_key(
         workspace_id: str, name: str, role: int, expire_time: int | None, now: int
     ) -> tuple[ApiKeyRecord, str]:
         key_id, secret = keys.new_secret()
@@ -65,7 +65,7 @@ class WorkspaceCommands:
         def work(
             conn: sa.Connection, now: int
         ) -> tuple[tuple[ApiKeyRecord, str], list[EventDraft]]:
-            record, secret = self._new_key(ctx.workspace_id, name, role, expire_time, now)
+            record, secret = self.new_key(ctx.workspace_id, name, role, expire_time, now)
             self.repo.insert_key(conn, record)
             return (record, secret), []
 
@@ -119,7 +119,7 @@ class WorkspaceCommands:
             now = now_us()
             ws = WorkspaceRecord(new_id("wsp"), "default", "", now)
             self.repo.insert_workspace(conn, ws)
-            key, secret = self._new_key(ws.id, "bootstrap admin", ADMIN, None, now)
+            key, secret = self.new_key(ws.id, "bootstrap admin", ADMIN, None, now)
             self.repo.insert_key(conn, key)
             return key, secret
 

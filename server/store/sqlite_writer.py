@@ -83,15 +83,16 @@ class SqliteWriter:
                         savepoint = conn.begin_nested()
                         try:
                             result = unit(conn)
-                        except Exception as error:
+                        except BaseException as error:
                             savepoint.rollback()
                             outcomes.append((future, None, error))
                         else:
                             savepoint.commit()
                             outcomes.append((future, result, None))
-        except Exception as error:
+        except BaseException as error:
             # The unit of a single-unit group raised, or the commit failed:
-            # nothing of the group was written.
+            # nothing of the group was written. Whatever it was, the caller
+            # gets it and the writer thread lives on.
             outcomes = [(future, None, error) for _, future, _ in group]
         by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for (_, _, loop), outcome in zip(group, outcomes, strict=True):

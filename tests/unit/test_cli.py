@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 
 from server.__main__ import main
 from server.observability.logging import configure_logging
+from tests.conftest import server_settings
+from tests.support.servers import running_server
 
 
 def test_migrate_creates_the_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,3 +56,27 @@ def test_secrets_are_redacted_from_log_lines(capsys: pytest.CaptureFixture[str])
         assert out.count("[redacted]") == 2
     finally:
         logging.getLogger().handlers.clear()
+
+
+async def test_create_key_prints_a_working_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TASKPLANE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TASKPLANE_LOG_LEVEL", "warning")
+    assert await asyncio.to_thread(main, ["create-key"]) == 1
+    assert "start the server once" in capsys.readouterr().err
+    async with running_server(server_settings(tmp_path)):
+        pass
+    args = ["create-key", "--role", "viewer", "--name", "dashboard"]
+    assert await asyncio.to_thread(main, args) == 0
+    secret = capsys.readouterr().out.strip().splitlines()[-1]
+    assert secret.startswith("key_")
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'taskplane.db'}")
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.text("select role, display_name, secret_hash from api_keys where id = :id"),
+            {"id": secret.split(".")[0]},
+        ).one()
+    engine.dispose()
+    assert row[0] == 3 and row[1] == "dashboard"
+    assert secret not in row[2]
