@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +15,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from taskplane.v1 import events_pb2, tasks_pb2, workspaces_pb2
+from server.api.interceptor import CORRELATION_HEADER
+from taskplane.v1 import agents_pb2, events_pb2, tasks_pb2, workspaces_pb2
 from tests.support.client import connect, seconds
 from tests.support.servers import ServerProcess, admin_key
 
@@ -189,3 +192,52 @@ async def test_logs_never_contain_keys_or_secrets(
     for secret in secrets:
         assert secret not in text
         assert secret.split(".", 1)[1] not in text
+
+
+async def test_one_correlation_id_runs_through_logs_and_events(
+    process_env: dict[str, str], tmp_path: Path
+) -> None:
+    log = tmp_path / "server.log"
+    correlation = "order-4711-" + uuid.uuid4().hex[:8]
+    header = (("x-correlation-id", correlation),)
+    async with server_process(process_env, log) as process:
+        api = connect(process.address, admin_key(tmp_path / "data"))
+        created = await api.tasks.CreateTask(
+            tasks_pb2.CreateTaskRequest(task=tasks_pb2.Task(kind="traced")), metadata=header
+        )
+        agent = await api.agents.RegisterAgent(
+            agents_pb2.RegisterAgentRequest(
+                agent=agents_pb2.Agent(name="tracer", capabilities=["traced"])
+            ),
+            metadata=header,
+        )
+        acquired = await api.agents.AcquireTasks(
+            agents_pb2.AcquireTasksRequest(agent_id=agent.agent.id, wait=seconds(2)),
+            metadata=header,
+        )
+        [lease] = acquired.leases
+        lease_ref = agents_pb2.LeaseRef(task_id=lease.task.id, lease_id=lease.lease_id)
+        await api.agents.ReportEvents(
+            agents_pb2.ReportEventsRequest(
+                lease=lease_ref,
+                reports=[agents_pb2.AgentReport(message=agents_pb2.AgentMessage(content="hi"))],
+            ),
+            metadata=header,
+        )
+        call = api.agents.CompleteTask(
+            agents_pb2.CompleteTaskRequest(lease=lease_ref), metadata=header
+        )
+        await call
+        assert (CORRELATION_HEADER, correlation) in tuple(await call.initial_metadata())
+        history = await api.events.ListEvents(
+            events_pb2.ListEventsRequest(filter=events_pb2.EventFilter(task_id=created.task.id))
+        )
+        await api.close()
+    assert {e.correlation_id for e in history.events} == {correlation}
+    assert len(history.events) >= 6
+    lines = [json.loads(raw) for raw in log.read_text().splitlines() if raw.strip()]
+    access = [line for line in lines if line.get("event") == "rpc.access"]
+    chain = [line for line in access if "ListEvents" not in str(line["rpc"])]
+    assert len(chain) == 5
+    assert {line["correlation_id"] for line in chain} == {correlation}
+    assert all(line["code"] == "OK" and line["duration_ms"] >= 0 for line in chain)
