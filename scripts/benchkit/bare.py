@@ -22,10 +22,27 @@ from google.protobuf import empty_pb2, timestamp_pb2
 SERVICE = "bench.Bare"
 EMPTY_METHOD = f"/{SERVICE}/Empty"
 STREAM_METHOD = f"/{SERVICE}/Stream"
+GO_METHOD = f"/{SERVICE}/Go"
 #: A stream ends by itself after this long, whatever the client does.
 STREAM_LIFETIME_S = 300.0
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class _Gate:
+    """Streams send their headers at once but hold their messages until the
+    next Go call, so that opening 1,000 streams is not slowed down by the
+    ones already flowing."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def open(self) -> None:
+        self.event.set()
+        self.event = asyncio.Event()
+
+
+_gate = _Gate()
 
 
 async def _empty(request: empty_pb2.Empty, context: Context) -> empty_pb2.Empty:
@@ -35,12 +52,22 @@ async def _empty(request: empty_pb2.Empty, context: Context) -> empty_pb2.Empty:
 async def _stream(
     request: empty_pb2.Empty, context: Context
 ) -> AsyncIterator[timestamp_pb2.Timestamp]:
+    await context.send_initial_metadata(())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STREAM_LIFETIME_S
-    while loop.time() < deadline:
-        event = timestamp_pb2.Timestamp()
-        event.GetCurrentTime()
-        yield event
+    try:
+        await asyncio.wait_for(_gate.event.wait(), STREAM_LIFETIME_S)
+        while loop.time() < deadline:
+            event = timestamp_pb2.Timestamp()
+            event.GetCurrentTime()
+            yield event
+    except asyncio.CancelledError:  # the client went away: nothing to report
+        return
+
+
+async def _go(request: empty_pb2.Empty, context: Context) -> empty_pb2.Empty:
+    _gate.open()
+    return empty_pb2.Empty()
 
 
 def _handler() -> grpc.GenericRpcHandler:
@@ -49,6 +76,11 @@ def _handler() -> grpc.GenericRpcHandler:
         {
             "Empty": grpc.unary_unary_rpc_method_handler(
                 _empty,
+                request_deserializer=empty_pb2.Empty.FromString,
+                response_serializer=empty_pb2.Empty.SerializeToString,
+            ),
+            "Go": grpc.unary_unary_rpc_method_handler(
+                _go,
                 request_deserializer=empty_pb2.Empty.FromString,
                 response_serializer=empty_pb2.Empty.SerializeToString,
             ),

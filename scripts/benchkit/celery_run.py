@@ -19,13 +19,12 @@ import argparse
 import importlib
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from typing import IO, Any
 
-from benchkit.procs import Child, python_module
+from benchkit.procs import DEVNULL, Child, machine_cpu_seconds, python_module
 
 QUEUE = "bench"
 BROKER_ENV = "BENCH_CELERY_BROKER"
@@ -83,7 +82,7 @@ def run(
         ),
         env={BROKER_ENV: broker},
         pin_server_core=True,
-        stdout=subprocess.DEVNULL,
+        stdout=DEVNULL,
         stderr=log,
     )
     noop = app.tasks["bench.noop"]
@@ -91,11 +90,13 @@ def run(
         noop.delay().get(timeout=60)
         _wait_results([noop.delay() for _ in range(warmup)], 60)
         cpu0, started = worker.cpu_seconds(), time.perf_counter()
+        client0, machine0 = sum(os.times()[:2]), machine_cpu_seconds()
         results = [noop.delay() for _ in range(tasks)]
         sent = time.perf_counter() - started
         _wait_results(results, 120)
         seconds = time.perf_counter() - started
         cpu1 = worker.cpu_seconds()
+        client1, machine1 = sum(os.times()[:2]), machine_cpu_seconds()
     finally:
         worker.stop()
         _flush(broker)
@@ -106,6 +107,8 @@ def run(
         "send_seconds": sent,
         "per_s": tasks / seconds,
         "worker_cpu_s": cpu1 - cpu0,
+        "client_cpu_s": client1 - client0,
+        "machine_cpu_s": machine1 - machine0,
         "pool": pool,
         "concurrency": concurrency,
         "celery_version": str(celery.__version__),

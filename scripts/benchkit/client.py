@@ -98,11 +98,10 @@ class TaskplaneServer:
 
 
 @contextlib.contextmanager
-def taskplane_server(
-    database_url: str = "", log_path: Path | None = None
-) -> Iterator[TaskplaneServer]:
+def taskplane_server(database_url: str = "", **settings: str) -> Iterator[TaskplaneServer]:
     """`python -m server` pinned to the server core, SQLite in a temporary data
-    directory unless `database_url` is given, logging at warning level."""
+    directory unless `database_url` is given, logging at warning level; other
+    settings are given by name (`max_streams_per_key="1100"`)."""
     with tempfile.TemporaryDirectory(prefix="taskplane-bench-") as tmp:
         data_dir = Path(tmp)
         address = f"127.0.0.1:{free_port()}"
@@ -111,16 +110,24 @@ def taskplane_server(
             "TASKPLANE_DATA_DIR": str(data_dir),
             "TASKPLANE_DATABASE_URL": database_url,
             "TASKPLANE_LOG_LEVEL": "warning",
+            **{f"TASKPLANE_{name.upper()}": value for name, value in settings.items()},
         }
-        log = (log_path or data_dir / "server.log").open("ab")
+        log_path = data_dir / "server.log"
+        log = log_path.open("ab")
         child = Child(
             python_module("server"), env=env, pin_server_core=True, stdout=log, stderr=log
         )
         try:
             key_file = data_dir / "admin.key"
-            wait_for(lambda: child.process.poll() is not None or key_file.exists(), 60, "admin.key")
+
+            def key_written() -> bool:
+                return key_file.exists() and bool(key_file.read_text().strip())
+
+            wait_for(lambda: child.process.poll() is not None or key_written(), 60, "admin.key")
             if child.process.poll() is not None:
-                raise RuntimeError(f"server exited with {child.process.returncode}")
+                log.flush()
+                tail = log_path.read_text(errors="replace")[-800:]
+                raise RuntimeError(f"server exited with {child.process.returncode}: {tail}")
             wait_for(lambda: _listening(address), 30, "the server's port")
             yield TaskplaneServer(child, address, key_file.read_text().strip(), data_dir)
         finally:

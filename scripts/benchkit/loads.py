@@ -5,6 +5,7 @@ taken at the window's edges, together with the server's CPU time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -15,14 +16,48 @@ from google.protobuf import duration_pb2, empty_pb2, struct_pb2
 
 from benchkit.bare import EMPTY_METHOD
 from benchkit.client import Api
-from benchkit.procs import group_cpu_seconds, process_cpu_seconds
+from benchkit.procs import CpuSample
 from taskplane.v1 import agents_pb2, tasks_pb2
 
 
 @dataclasses.dataclass(frozen=True)
 class Window:
     warmup_s: float
+    """Load runs this long before counting starts."""
     duration_s: float
+    """Then counting lasts this long."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What one run does; `--quick` shortens the windows."""
+
+    window: Window
+    concurrency: int = 64
+    """Unary calls in flight (empty unary, CreateTask)."""
+    channels: int = 4
+    """Channels (connections) per client process."""
+    subscribers: int = 1000
+    """Streams for the fan-out baselines, the idle-memory and fan-out runs."""
+    subscriber_processes: int = 4
+    """Client processes the subscribers are spread over (all on core 1)."""
+    fanout_rate: float = 1000.0
+    """Events per second the fan-out publisher tries to create."""
+    fanout_s: float = 5.0
+    """How long the fan-out publisher runs."""
+    agents: int = 8
+    max_tasks: int = 16
+    """AcquireTasks max_tasks, also each agent's max_concurrency."""
+    producers: int = 16
+    """Concurrent CreateTask loops feeding the agents."""
+    celery_pools: tuple[tuple[str, int], ...] = (("prefork", 2), ("solo", 1))
+    """Celery worker pools tried (pool, --concurrency); the faster one counts."""
+
+    @classmethod
+    def of(cls, quick: bool) -> Plan:
+        if quick:
+            return cls(Window(0.5, 2.0), fanout_s=2.0)
+        return cls(Window(1.0, 5.0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +68,7 @@ class Rate:
     seconds: float
     server_cpu_s: float
     client_cpu_s: float
+    machine_cpu_s: float
     errors: int = 0
 
     @property
@@ -47,6 +83,12 @@ class Rate:
     @property
     def client_cpu(self) -> float:
         return self.client_cpu_s / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def other_cpu(self) -> float:
+        """Cores used by anything else meanwhile (databases, other work)."""
+        other = self.machine_cpu_s - self.server_cpu_s - self.client_cpu_s
+        return max(other, 0.0) / self.seconds if self.seconds > 0 else 0.0
 
 
 @dataclasses.dataclass
@@ -66,11 +108,9 @@ async def measure(
     tasks = [asyncio.create_task(worker(index)) for index, worker in enumerate(workers)]
     try:
         await asyncio.sleep(window.warmup_s)
-        count0, errors0 = meter.count, meter.errors
-        server0, client0, t0 = group_cpu_seconds(server_pgid), process_cpu_seconds(), time.time()
+        count0, errors0, before = meter.count, meter.errors, CpuSample.take(server_pgid)
         await asyncio.sleep(window.duration_s)
-        count1, errors1 = meter.count, meter.errors
-        server1, client1, t1 = group_cpu_seconds(server_pgid), process_cpu_seconds(), time.time()
+        count1, errors1, after = meter.count, meter.errors, CpuSample.take(server_pgid)
     finally:
         for task in tasks:
             task.cancel()
@@ -78,7 +118,14 @@ async def measure(
     failed = [t.exception() for t in tasks if not t.cancelled() and t.exception() is not None]
     if failed:
         raise RuntimeError(f"{len(failed)} workers failed, first: {failed[0]!r}")
-    return Rate(count1 - count0, t1 - t0, server1 - server0, client1 - client0, errors1 - errors0)
+    return Rate(
+        count=count1 - count0,
+        seconds=after.wall - before.wall,
+        server_cpu_s=after.server - before.server,
+        client_cpu_s=after.own - before.own,
+        machine_cpu_s=after.machine - before.machine,
+        errors=errors1 - errors0,
+    )
 
 
 async def _counted(meter: Meter, call: Awaitable[object]) -> None:
@@ -153,8 +200,9 @@ async def end_to_end(
     producers: int,
 ) -> Rate:
     """Producers create tasks while agents acquire and complete them; counts
-    completions. Producers keep at most two acquisitions' worth of tasks per
-    agent queued, so creating never starves completing."""
+    completions. Producers keep at most 2 x agents x max_tasks tasks
+    outstanding (created, not yet completed), so creating never starves
+    completing."""
     kind = "bench.e2e"
     agent_ids = [
         await register_agent(apis[i % len(apis)], kind, f"bench-{i}", max_tasks)
@@ -179,7 +227,12 @@ async def end_to_end(
             agent_id=agent_ids[index], max_tasks=max_tasks, wait=wait
         )
         while True:
-            response = await api.agents.AcquireTasks(request)
+            try:
+                response = await api.agents.AcquireTasks(request)
+            except grpc.aio.AioRpcError:
+                meter.errors += 1
+                await asyncio.sleep(0.01)
+                continue
             await asyncio.gather(*(complete(api, lease) for lease in response.leases))
 
     async def producer(index: int) -> None:
@@ -213,29 +266,37 @@ async def publish(
     apis: Sequence[Api], rate: float, seconds: float, max_in_flight: int = 128
 ) -> Published:
     """Creates tasks at a fixed rate (open loop, at most `max_in_flight`
-    outstanding), each one `task.created` event."""
+    outstanding), each one `task.created` event. A server that cannot keep up
+    gets fewer: sending stops one second after the planned end, and calls
+    still outstanding five seconds later are cancelled."""
     loop = asyncio.get_running_loop()
-    total = int(rate * seconds)
     slots = asyncio.Semaphore(max_in_flight)
     meter = Meter()
     pending: set[asyncio.Task[None]] = set()
 
     async def send(number: int) -> None:
         try:
-            await _counted(
-                meter, apis[number % len(apis)].tasks.CreateTask(new_task("bench.fanout", number))
-            )
+            request = new_task("bench.fanout", number)
+            await _counted(meter, apis[number % len(apis)].tasks.CreateTask(request))
         finally:
             slots.release()
 
     started, start = time.time(), loop.time()
-    for number in range(total):
+    stop_sending = start + seconds + 1.0
+    for number in range(int(rate * seconds)):
         delay = start + number / rate - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        await slots.acquire()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(slots.acquire(), stop_sending - loop.time())
+        if loop.time() >= stop_sending:
+            break
         task = asyncio.create_task(send(number))
         pending.add(task)
         task.add_done_callback(pending.discard)
-    await asyncio.wait_for(asyncio.gather(*pending), 30)
+    if pending:
+        await asyncio.wait(set(pending), timeout=5.0)
+    for task in set(pending):
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
     return Published(meter.count, meter.errors, started, loop.time() - start)

@@ -4,10 +4,15 @@ a process group, resident memory, and a stop that always ends what it started.""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import select
+import shutil
 import signal
 import socket
-import subprocess
+
+# The bench starts its own, fixed commands (argv lists, no shell).
+import subprocess  # nosec B404
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +24,8 @@ SCRIPTS = ROOT / "scripts"
 SERVER_CORE = 0
 CLIENT_CORE = 1
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
+PIPE = subprocess.PIPE
+DEVNULL = subprocess.DEVNULL
 
 
 def pin_self_to_client_core() -> bool:
@@ -58,7 +65,7 @@ class Child:
         command = list(argv)
         if pin_server_core:
             command = ["taskset", "-c", str(SERVER_CORE), *command]
-        self.process = subprocess.Popen(
+        self.process = subprocess.Popen(  # nosec B603
             command,
             cwd=ROOT,
             env=child_env(env),
@@ -68,19 +75,24 @@ class Child:
             start_new_session=True,
         )
         self.pid = self.process.pid
+        self._buffer = b""
 
     def readline(self, timeout: float) -> str:
         """One line of stdout, or TimeoutError (the child is still running)."""
         assert self.process.stdout is not None
-        import select
-
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if not ready:
-            raise TimeoutError(f"child {self.pid} printed nothing for {timeout} s")
-        line = self.process.stdout.readline().decode()
-        if not line:
-            raise RuntimeError(f"child {self.pid} exited with {self.process.wait(5)}")
-        return line.strip()
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(0.0, remaining))
+            if not ready:
+                raise TimeoutError(f"child {self.pid} printed nothing for {timeout} s")
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                raise RuntimeError(f"child {self.pid} exited with {self.process.wait(5)}")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode().strip()
 
     def send(self, line: str) -> None:
         assert self.process.stdin is not None
@@ -136,6 +148,59 @@ def process_cpu_seconds() -> float:
     return times.user + times.system
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy (every core, every process)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _CLK_TCK
+
+
+def busy_cores(seconds: float) -> float:
+    """How many cores' worth of CPU the whole machine used over a short
+    interval (to notice other work that would skew the figures)."""
+    before = machine_cpu_seconds()
+    time.sleep(seconds)
+    return (machine_cpu_seconds() - before) / seconds
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuSample:
+    """CPU times at one moment: a server's process group, this process and
+    the whole machine."""
+
+    wall: float
+    server: float
+    own: float
+    machine: float
+
+    @classmethod
+    def take(cls, server_pgid: int) -> CpuSample:
+        return cls(
+            time.time(),
+            group_cpu_seconds(server_pgid),
+            process_cpu_seconds(),
+            machine_cpu_seconds(),
+        )
+
+
+def cpu_shares(before: CpuSample, after: CpuSample, children_s: float = 0.0) -> dict[str, float]:
+    """Cores used between two samples by the server, the clients (this
+    process plus `children_s` of client children) and anything else."""
+    seconds = max(after.wall - before.wall, 1e-9)
+    server = after.server - before.server
+    client = after.own - before.own + children_s
+    other = max(after.machine - before.machine - server - client, 0.0)
+    return {
+        "server_cpu": round(server / seconds, 3),
+        "client_cpu": round(client / seconds, 3),
+        "other_cpu": round(other / seconds, 3),
+    }
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -158,3 +223,23 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def revision() -> str:
+    """The commit measured, with "+dirty" when server/ has uncommitted changes."""
+    git = shutil.which("git")
+    if git is None:
+        return "unknown"
+
+    def run(*args: str) -> str:
+        done = subprocess.run(  # nosec B603
+            [git, *args], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        return done.stdout.strip()
+
+    try:
+        commit = run("rev-parse", "--short", "HEAD")
+        dirty = run("status", "--porcelain", "--", "server")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")

@@ -120,7 +120,9 @@ class Report:
             f"Taskplane bench, {self.started}, {cores} cores "
             f"(servers on core 0, load on core 1: {self.machine.get('pinned')})",
             "",
-            f"{'measurement':<44} {'value':>11}  {'unit':<9} {'server cpu':>10} {'client cpu':>10}",
+            f"{'measurement':<44} {'value':>11}  {'unit':<9} {'server':>7} {'client':>7} "
+            f"{'other':>7}",
+            f"{'':<44} {'':>11}  {'':<9} {'cpu':>7} {'cpu':>7} {'cpu':>7}",
         ]
         for label, path, unit in ROWS:
             node: Any = self.results
@@ -129,10 +131,10 @@ class Report:
             if "error" in node:
                 lines.append(f"{label:<44} FAILED: {node['error']}"[:160])
             elif "per_s" in node:
-                cpu = _percent(node.get("server_cpu", node.get("runs", [{}])[0].get("worker_cpu")))
-                client = _percent(node.get("client_cpu"))
+                cpu = [_percent(node.get(f"{side}_cpu")) for side in ("server", "client", "other")]
                 lines.append(
-                    f"{label:<44} {node['per_s']:>11,.0f}  {unit:<9} {cpu:>10} {client:>10}"
+                    f"{label:<44} {node['per_s']:>11,.0f}  {unit:<9} "
+                    f"{cpu[0]:>7} {cpu[1]:>7} {cpu[2]:>7}"
                 )
         fanout = self.results.get("fanout", {})
         if "latency_ms" in fanout:
@@ -142,8 +144,12 @@ class Report:
                 f"{latency['p50']:.1f} / {latency['p99']:.1f} / {latency['max']:.1f} ms"
             )
             lines.append(
-                f"{'  published / delivered (complete)':<44} {fanout['published']} events, "
-                f"{fanout['deliveries']} deliveries ({fanout['complete']:.1%})"
+                f"{'  publisher: planned / achieved':<44} "
+                f"{self.plan['fanout_rate']:,.0f} / {fanout['publish_rate']:,.0f} events/s"
+            )
+            lines.append(
+                f"{'  events / deliveries (complete)':<44} {fanout['events']:,} / "
+                f"{fanout['deliveries']:,} ({fanout['complete']:.1%})"
             )
         if "memory" in fanout:
             memory = fanout["memory"]
@@ -152,7 +158,13 @@ class Report:
                 f"{memory['per_subscriber_kib']:>11.1f}  KiB       "
                 f"({memory['rss_before_kib']} -> {memory['rss_after_kib']} KiB)"
             )
-        lines += ["", f"{'ratio / figure':<44} {'value':>11}  {'target':<9} result"]
+        lines += [
+            "",
+            "cpu: share of one core used during the window by the server (process group),",
+            "the load generators, and everything else (PostgreSQL, Redis, other work).",
+            "",
+            f"{'ratio / figure':<44} {'value':>11}  {'target':<9} result",
+        ]
         for check in self.checks():
             value = "n/a" if check["value"] is None else f"{check['value']:.3g}"
             verdict = {True: "PASS", False: "MISS", None: "not measured"}[check["passed"]]

@@ -136,8 +136,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await asyncio.wait_for(ready.wait(), 60)
         print("ready", flush=True)
-        command = await _command()
         cpu0 = _cpu()
+        command = await _command()
         if command and command[0] == "window":
             t0, t1 = float(command[1]), float(command[2])
             await asyncio.sleep(max(0.0, t0 - time.time()))
