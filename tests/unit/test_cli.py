@@ -46,7 +46,7 @@ def test_logs_are_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_secrets_are_redacted_from_log_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    secret = "key_01m8ah8nxsbtd8hvxsvz0yyq29." + "A" * 43
+    secret = "key_01m8ah8nxsbtd8hvxsvz0yyq29." + "A" * 43  # pragma: allowlist secret
     configure_logging("info", "json")
     try:
         logging.getLogger("some.library").warning("header was %s", f"Bearer {secret}")
