@@ -13,7 +13,7 @@ from server.api.validation import (
     decode_page_token,
     encode_page_token,
     query_key,
-    struct_size_ok,
+    struct_json,
 )
 from server.core import protos
 from server.core.clock import now_us
@@ -56,8 +56,8 @@ def parse_report(check: Checker, report: agents_pb2.AgentReport, field: str) -> 
         action.CopyFrom(report.action)
         del action.guard_findings[:]
         check.text(f"{field}.action.name", action.name, max_len=128, required=True)
-        if not struct_size_ok(action.arguments) or not struct_size_ok(action.output):
-            check.add(f"{field}.action", "arguments and output must be at most 1 MB each")
+        struct_json(check, f"{field}.action.arguments", action.arguments)
+        struct_json(check, f"{field}.action.output", action.output)
         check.text(f"{field}.action.error_message", action.error_message, max_len=10_000)
         return EventDraft("agent.action", action)
     check.add(field, "must set message, thinking or action")
@@ -73,7 +73,7 @@ def screen_report(screener: Screener, draft: EventDraft, field: str) -> None:
     elif isinstance(payload, agents_pb2.AgentThinking):
         found = screener.screen(payload.content, f"{field}.thinking.content")
     elif isinstance(payload, agents_pb2.AgentAction):
-        output = json.loads(protos.struct_json(payload.output))
+        output = json.loads(protos.struct_json(payload.output))  # checked finite in parsing
         found = screener.screen(output, f"{field}.action.output")
     else:  # pragma: no cover - parse_report builds only these
         return
@@ -253,12 +253,9 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
     ) -> agents_pb2.CompleteTaskResponse:
         check = Checker()
         ref = parse_lease(check, request.lease, "lease", request.HasField("lease"))
-        if not struct_size_ok(request.result):
-            check.add("result", "is larger than 1 MB")
+        result_json = struct_json(check, "result", request.result)
         check.done()
-        task = await self._agents.complete(
-            current_call().context(), ref, protos.struct_json(request.result)
-        )
+        task = await self._agents.complete(current_call().context(), ref, result_json)
         return agents_pb2.CompleteTaskResponse(task=protos.task_to_proto(task))
 
     async def FailTask(
@@ -272,10 +269,10 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
         else:
             check.text("error.code", error.code, max_len=128, required=True)
             check.text("error.message", error.message, max_len=10_000)
-            if not struct_size_ok(error.details):
-                check.add("error.details", "is larger than 1 MB")
+        details = (
+            struct_json(check, "error.details", error.details) if error.HasField("details") else ""
+        )
         check.done()
-        details = protos.struct_json(error.details) if error.HasField("details") else ""
         task = await self._agents.fail(
             current_call().context(),
             ref,

@@ -14,9 +14,9 @@ from server.api.validation import (
     decode_page_token,
     encode_page_token,
     query_key,
-    struct_size_ok,
+    struct_json,
 )
-from server.core.protos import struct_json, task_to_proto
+from server.core.protos import task_to_proto
 from server.engine.tasks import NewTask, TaskCommands, TaskQuery
 from server.security.screening import Screener, findings_json
 from taskplane.v1 import tasks_pb2, tasks_pb2_grpc
@@ -31,15 +31,13 @@ def parse_new_task(task: tasks_pb2.Task, check: Checker) -> NewTask:
     check.kind("task.kind", task.kind)
     check.labels("task.labels", dict(task.labels))
     check.int_range("task.priority", task.priority, -1000, 1000)
-    if not struct_size_ok(task.input):
-        check.add("task.input", "is larger than 1 MB")
     policy, timeouts = task.retry_policy, task.timeouts
     check.int_range("task.retry_policy.max_attempts", policy.max_attempts, 0, 100)
     if not 0 <= policy.backoff_multiplier <= 10:
         check.add("task.retry_policy.backoff_multiplier", "must be between 0 and 10")
     spec = NewTask(
         kind=task.kind,
-        input_json=struct_json(task.input),
+        input_json=struct_json(check, "task.input", task.input),
         labels=dict(task.labels),
         priority=task.priority,
         max_attempts=policy.max_attempts,

@@ -12,6 +12,7 @@ from typing import Any
 
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
+from server.core import protos
 from server.core.errors import FieldViolation, InvalidArgument
 
 KIND = re.compile(r"^[A-Za-z0-9._/-]{1,128}$")
@@ -103,6 +104,19 @@ class Checker:
             self.add(field, "must not be negative")
             return default
         return min(value or default, cap)
+
+
+def struct_json(check: Checker, field: str, value: struct_pb2.Struct) -> str:
+    """The JSON form of a Struct; NaN and infinities have none, so they are
+    a violation."""
+    if not struct_size_ok(value):
+        check.add(field, "is larger than 1 MB")
+        return "{}"
+    try:
+        return protos.struct_json(value)
+    except ValueError:
+        check.add(field, "numbers must be finite (no NaN or Infinity)")
+        return "{}"
 
 
 def struct_size_ok(value: struct_pb2.Struct) -> bool:

@@ -210,3 +210,15 @@ async def test_guard_flags_task_input_and_agent_reports(api: Api) -> None:
     created = history.events[0].task_created.task
     assert [f.detector for f in created.guard_findings] == [f.detector for f in task.guard_findings]
     assert INJECTION not in str(task.guard_findings)
+
+
+async def test_non_finite_numbers_are_invalid_not_internal(api: Api) -> None:
+    value = struct_pb2.Struct()
+    value.update({"x": float("nan")})
+    error = await failure(
+        api.tasks.CreateTask(
+            tasks_pb2.CreateTaskRequest(task=tasks_pb2.Task(kind="nan", input=value))
+        )
+    )
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "task.input" in violations(error)
