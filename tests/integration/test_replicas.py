@@ -37,7 +37,7 @@ DRAIN_S = 5.0
 #: A commit through A must reach B's subscriber within this. The hub's
 #: fallback poll runs every second, so only the LISTEN/NOTIFY wake-up keeps
 #: every probe below it.
-WAKE_UP_S = 0.5
+WAKE_UP_S = 0.9
 PROBES = 5
 
 
