@@ -18,7 +18,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from server.api.interceptor import CORRELATION_HEADER
 from taskplane.v1 import agents_pb2, events_pb2, tasks_pb2, workspaces_pb2
 from tests.support.client import connect, seconds
-from tests.support.servers import ServerProcess, admin_key
+from tests.support.servers import (
+    ServerProcess,
+    admin_key,
+    fresh_postgres_database,
+    postgres_url,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -115,9 +120,24 @@ async def _produce(address_of: list[str], key: str, indexes: range) -> None:
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 async def test_subscriber_resumes_after_sigkill_with_every_event_once(
-    process_env: dict[str, str], tmp_path: Path
+    backend: str, process_env: dict[str, str], tmp_path: Path
 ) -> None:
+    if backend == "sqlite":
+        await _crash_and_resume(process_env, tmp_path)
+        return
+    if postgres_url() is None:
+        pytest.skip("set TASKPLANE_TEST_DATABASE_URL to run against PostgreSQL")
+    async with fresh_postgres_database() as url:
+        env = {**process_env, "TASKPLANE_DATABASE_URL": url, "TASKPLANE_DATABASE_POOL_SIZE": "10"}
+        await _crash_and_resume(env, tmp_path)
+
+
+async def _crash_and_resume(process_env: dict[str, str], tmp_path: Path) -> None:
+    """Kills the server (SIGKILL) while a subscriber streams 10,000 events and
+    producers create them; after a restart the subscriber resumes from its
+    last sequence and ends with every event exactly once, in order."""
     total = 10_000
     log = tmp_path / "server.log"
     first = ServerProcess(process_env, log)
