@@ -1,5 +1,5 @@
-"""Authenticated Taskplane stubs over several channels (the pattern of
-tests/support/client.py), and Taskplane servers as pinned child processes."""
+"""Authenticated Taskplane stubs over several channels, and Taskplane
+servers as pinned child processes."""
 
 from __future__ import annotations
 
@@ -9,46 +9,20 @@ import dataclasses
 import socket
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import grpc
 
 from benchkit.procs import Child, free_port, python_module, wait_for
+from taskplane.channel import insecure_channel
 from taskplane.v1 import (
     agents_pb2_grpc,
     events_pb2,
     events_pb2_grpc,
     tasks_pb2_grpc,
 )
-
-
-class _Metadata:
-    """Adds the authorization header to every call."""
-
-    def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
-        self._metadata = tuple(metadata)
-
-    def _details(self, details: Any) -> Any:
-        extra = tuple(details.metadata or ()) + self._metadata
-        return details._replace(metadata=grpc.aio.Metadata(*extra))
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
-
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
-
-
-# grpc.aio files each interceptor under its first matching kind only, so the
-# unary and the streaming flavour need separate instances.
-class _UnaryMetadata(_Metadata, grpc.aio.UnaryUnaryClientInterceptor):
-    pass
-
-
-class _StreamMetadata(_Metadata, grpc.aio.UnaryStreamClientInterceptor):
-    pass
 
 
 @dataclasses.dataclass
@@ -60,10 +34,7 @@ class Api:
 
 
 def connect(address: str, api_key: str) -> Api:
-    metadata = [("authorization", f"Bearer {api_key}")]
-    channel = grpc.aio.insecure_channel(
-        address, interceptors=[_UnaryMetadata(metadata), _StreamMetadata(metadata)]
-    )
+    channel = insecure_channel(address, api_key)
     return Api(
         channel=channel,
         tasks=tasks_pb2_grpc.TaskServiceStub(channel),

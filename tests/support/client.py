@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Any
 
 import grpc
 from google.protobuf import duration_pb2
 from grpc_status import rpc_status
 
+from taskplane.channel import insecure_channel
 from taskplane.v1 import (
     agents_pb2,
     agents_pb2_grpc,
@@ -19,33 +19,6 @@ from taskplane.v1 import (
     tasks_pb2_grpc,
     workspaces_pb2_grpc,
 )
-
-
-class _Metadata:
-    """Adds fixed metadata (e.g. the authorization header) to every call."""
-
-    def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
-        self._metadata = tuple(metadata)
-
-    def _details(self, details: Any) -> Any:
-        extra = tuple(details.metadata or ()) + self._metadata
-        return details._replace(metadata=grpc.aio.Metadata(*extra))
-
-    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
-
-    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return await continuation(self._details(details), request)
-
-
-# grpc.aio files each interceptor under its first matching kind only, so the
-# unary and the streaming flavour need separate instances.
-class _UnaryMetadata(_Metadata, grpc.aio.UnaryUnaryClientInterceptor):
-    pass
-
-
-class _StreamMetadata(_Metadata, grpc.aio.UnaryStreamClientInterceptor):
-    pass
 
 
 @dataclasses.dataclass
@@ -62,12 +35,7 @@ class Api:
 
 
 def connect(address: str, api_key: str | None, **options: Any) -> Api:
-    metadata = [("authorization", f"Bearer {api_key}")] if api_key else []
-    channel = grpc.aio.insecure_channel(
-        address,
-        interceptors=[_UnaryMetadata(metadata), _StreamMetadata(metadata)],
-        options=list(options.items()),
-    )
+    channel = insecure_channel(address, api_key, list(options.items()))
     return Api(
         channel=channel,
         tasks=tasks_pb2_grpc.TaskServiceStub(channel),
