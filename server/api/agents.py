@@ -8,11 +8,9 @@ from typing import Any
 import grpc
 
 from server.api.call import current_call
+from server.api.pagination import Keyset
 from server.api.validation import (
     Checker,
-    decode_page_token,
-    encode_page_token,
-    query_key,
     struct_json,
 )
 from server.core import protos
@@ -136,15 +134,13 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
             check.kind("capability", request.capability)
         check.done()
         workspace_id = current_call().workspace_id
-        key = query_key(request.capability, int(request.status))
-        position = decode_page_token(request.page_token, workspace_id, key)
-        after = (int(position[0]), str(position[1])) if position else None
+        keyset = Keyset(request.page_token, workspace_id, request.capability, int(request.status))
+        after = keyset.position
         online = {
             agents_pb2.AGENT_STATUS_ONLINE: True,
             agents_pb2.AGENT_STATUS_OFFLINE: False,
         }.get(request.status)
         agents: list[Agent] = []
-        token = ""
         # Capability filtering happens here (capabilities are a JSON list).
         while len(agents) <= limit:
             page = await self._agents.list(
@@ -158,9 +154,7 @@ class AgentServicer(agents_pb2_grpc.AgentServiceServicer):
             ]
             if len(page) <= limit:
                 break
-        if len(agents) > limit:
-            agents = agents[:limit]
-            token = encode_page_token(workspace_id, key, (agents[-1].create_time, agents[-1].id))
+        agents, token = keyset.page(agents, limit)
         now = now_us()
         return agents_pb2.ListAgentsResponse(
             agents=[

@@ -9,11 +9,9 @@ from typing import Any
 import grpc
 
 from server.api.call import current_call
+from server.api.pagination import Keyset
 from server.api.validation import (
     Checker,
-    decode_page_token,
-    encode_page_token,
-    query_key,
     struct_json,
 )
 from server.core.protos import task_to_proto
@@ -123,14 +121,15 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
             labels=dict(request.labels),
         )
         workspace_id = current_call().workspace_id
-        key = query_key(query.states, query.kinds, sorted(query.labels.items()))
-        position = decode_page_token(request.page_token, workspace_id, key)
-        before = (int(position[0]), str(position[1])) if position else None
-        tasks = await self._tasks.list(workspace_id, query, before, limit + 1)
-        token = ""
-        if len(tasks) > limit:
-            tasks = tasks[:limit]
-            token = encode_page_token(workspace_id, key, (tasks[-1].create_time, tasks[-1].id))
+        keyset = Keyset(
+            request.page_token,
+            workspace_id,
+            query.states,
+            query.kinds,
+            sorted(query.labels.items()),
+        )
+        found = await self._tasks.list(workspace_id, query, keyset.position, limit + 1)
+        tasks, token = keyset.page(found, limit)
         return tasks_pb2.ListTasksResponse(
             tasks=[task_to_proto(task) for task in tasks], next_page_token=token
         )

@@ -7,7 +7,8 @@ from typing import Any
 import grpc
 
 from server.api.call import current_call
-from server.api.validation import Checker, decode_page_token, encode_page_token, query_key
+from server.api.pagination import Keyset
+from server.api.validation import Checker
 from server.core import protos
 from server.core.clock import now_us
 from server.engine.workspaces import WorkspaceCommands
@@ -67,14 +68,11 @@ class WorkspaceServicer(workspaces_pb2_grpc.WorkspaceServiceServicer):
         limit = check.page_size("page_size", request.page_size, default=50, cap=500)
         check.done()
         workspace_id = current_call().workspace_id
-        key = query_key("workspaces")
-        position = decode_page_token(request.page_token, workspace_id, key)
-        after = (int(position[0]), str(position[1])) if position else None
-        found = await self._ws.list_workspaces(workspace_id, after=after, limit=limit + 1)
-        token = ""
-        if len(found) > limit:
-            found = found[:limit]
-            token = encode_page_token(workspace_id, key, (found[-1].create_time, found[-1].id))
+        keyset = Keyset(request.page_token, workspace_id, "workspaces")
+        found, token = keyset.page(
+            await self._ws.list_workspaces(workspace_id, after=keyset.position, limit=limit + 1),
+            limit,
+        )
         return workspaces_pb2.ListWorkspacesResponse(
             workspaces=[workspace_to_proto(ws) for ws in found], next_page_token=token
         )
@@ -105,19 +103,14 @@ class WorkspaceServicer(workspaces_pb2_grpc.WorkspaceServiceServicer):
         limit = check.page_size("page_size", request.page_size, default=50, cap=500)
         check.done()
         workspace_id = current_call().workspace_id
-        key = query_key("keys", request.show_inactive)
-        position = decode_page_token(request.page_token, workspace_id, key)
-        after = (int(position[0]), str(position[1])) if position else None
-        found = await self._ws.list_keys(
+        keyset = Keyset(request.page_token, workspace_id, "keys", request.show_inactive)
+        listed = await self._ws.list_keys(
             workspace_id,
             active_at=None if request.show_inactive else now_us(),
-            after=after,
+            after=keyset.position,
             limit=limit + 1,
         )
-        token = ""
-        if len(found) > limit:
-            found = found[:limit]
-            token = encode_page_token(workspace_id, key, (found[-1].create_time, found[-1].id))
+        found, token = keyset.page(listed, limit)
         return workspaces_pb2.ListApiKeysResponse(
             api_keys=[key_to_proto(k) for k in found], next_page_token=token
         )
