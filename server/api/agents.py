@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 
 from server.api.call import current_call
 from server.api.pagination import Keyset
@@ -71,7 +71,7 @@ def screen_report(screener: Screener, draft: EventDraft, field: str) -> None:
     elif isinstance(payload, agents_pb2.AgentThinking):
         found = screener.screen(payload.content, f"{field}.thinking.content")
     elif isinstance(payload, agents_pb2.AgentAction):
-        output = json.loads(protos.struct_json(payload.output))  # checked finite in parsing
+        output = json_format.MessageToDict(payload.output)
         found = screener.screen(output, f"{field}.action.output")
     else:  # pragma: no cover - parse_report builds only these
         return

@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol, TypeAlias, cast
+from typing import Any, NoReturn, Protocol, TypeAlias, cast
 
 import grpc
 import structlog
@@ -106,7 +106,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     async def _fail(
         self, error: BaseException, info: CallInfo | None, context: Context
-    ) -> grpc.StatusCode:
+    ) -> NoReturn:
+        """Answers with the error's status; aborts pass through untouched."""
+        if _is_abort(error):
+            raise error
         correlation_id = info.correlation_id if info else ""
         if isinstance(error, DomainError):
             status = to_status(error)
@@ -114,7 +117,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             log.error("rpc.unexpected_error", exc_info=error)
             status = internal_status(correlation_id)
         await context.abort(status.code, status.details, status.trailing_metadata)
-        return status.code  # pragma: no cover - abort raises
 
     def _wrap_unary(self, method: str, behavior: Any) -> Any:
         async def wrapper(request: Any, context: Context) -> Any:
@@ -129,10 +131,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as error:
-                if _is_abort(error):
-                    code = context.code() or grpc.StatusCode.UNKNOWN
-                    raise
-                code = _code_of(error)
+                code = _code_of(error, context)
                 await self._fail(error, info, context)
             finally:
                 _access(code, started)
@@ -156,10 +155,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 code = grpc.StatusCode.CANCELLED
                 raise
             except Exception as error:
-                if _is_abort(error):
-                    code = context.code() or grpc.StatusCode.UNKNOWN
-                    raise
-                code = _code_of(error)
+                code = _code_of(error, context)
                 await self._fail(error, info, context)
             finally:
                 if holds_stream and info is not None:
@@ -206,7 +202,9 @@ def _is_abort(error: BaseException) -> bool:
     return type(error).__name__ in {"AbortError", "UsageError"}
 
 
-def _code_of(error: BaseException) -> grpc.StatusCode:
+def _code_of(error: BaseException, context: Context) -> grpc.StatusCode:
+    if _is_abort(error):
+        return context.code() or grpc.StatusCode.UNKNOWN
     return status_code(error) if isinstance(error, DomainError) else grpc.StatusCode.INTERNAL
 
 

@@ -11,12 +11,11 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeVar
 
-import grpc
 import pytest
 
-from taskplane.v1 import agents_pb2, events_pb2, tasks_pb2
+from taskplane.v1 import events_pb2, tasks_pb2
 from tests.conftest import Deployment
-from tests.support.client import Api, acquire, ref, register
+from tests.support.client import Api, acquire, complete_unless_aborted, register
 
 pytestmark = pytest.mark.slow
 
@@ -71,18 +70,13 @@ async def agent_loop(api: Api, agent_id: str, tally: Tally, deadline: float) -> 
         assert len(leases) <= 2
         for lease in leases:
             tally.leases[lease.task.id] += 1
-            try:
-                done = await api.agents.CompleteTask(
-                    agents_pb2.CompleteTaskRequest(lease=ref(lease))
-                )
-            except grpc.aio.AioRpcError as error:
-                if error.code() != grpc.StatusCode.ABORTED:
-                    raise
+            done = await complete_unless_aborted(api, lease)
+            if done is None:
                 tally.aborted.append(lease.task.id)
                 continue
             tally.completed[lease.task.id] += 1
             tally.completed_by[lease.task.id] = agent_id
-            if done.task.state != tasks_pb2.TASK_STATE_SUCCEEDED:
+            if done.state != tasks_pb2.TASK_STATE_SUCCEEDED:
                 tally.not_succeeded.append(lease.task.id)
 
 

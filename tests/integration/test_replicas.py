@@ -13,11 +13,17 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 
-from taskplane.v1 import agents_pb2, events_pb2, tasks_pb2
-from tests.support.client import Api, acquire, connect, ref, register, seconds
+from taskplane.v1 import events_pb2, tasks_pb2
+from tests.support.client import (
+    Api,
+    acquire,
+    complete_unless_aborted,
+    connect,
+    register,
+    seconds,
+)
 from tests.support.servers import (
     ServerProcess,
     admin_key,
@@ -143,17 +149,12 @@ async def agent_loop(api: Api, replica: str, agent_id: str, tally: Tally, deadli
         leases = await acquire(api, agent_id, max_tasks=5, wait=1.0)
         tally.leases_via[replica] += len(leases)
         for lease in leases:
-            try:
-                done = await api.agents.CompleteTask(
-                    agents_pb2.CompleteTaskRequest(lease=ref(lease))
-                )
-            except grpc.aio.AioRpcError as error:
-                if error.code() != grpc.StatusCode.ABORTED:
-                    raise
+            done = await complete_unless_aborted(api, lease)
+            if done is None:
                 tally.aborted.append(lease.task.id)
                 continue
             tally.completed[lease.task.id] += 1
-            if done.task.state != tasks_pb2.TASK_STATE_SUCCEEDED:
+            if done.state != tasks_pb2.TASK_STATE_SUCCEEDED:
                 tally.not_succeeded.append(lease.task.id)
 
 

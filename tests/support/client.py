@@ -103,3 +103,14 @@ async def acquire(
 
 def ref(lease: agents_pb2.Lease) -> agents_pb2.LeaseRef:
     return agents_pb2.LeaseRef(task_id=lease.task.id, lease_id=lease.lease_id)
+
+
+async def complete_unless_aborted(api: Api, lease: agents_pb2.Lease) -> tasks_pb2.Task | None:
+    """Completes a leased task; None when the lease was stale (ABORTED)."""
+    try:
+        response = await api.agents.CompleteTask(agents_pb2.CompleteTaskRequest(lease=ref(lease)))
+    except grpc.aio.AioRpcError as error:
+        if error.code() != grpc.StatusCode.ABORTED:
+            raise
+        return None
+    return response.task

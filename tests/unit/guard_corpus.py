@@ -866,7 +866,7 @@ _HELD_OUT_3_BENIGN = [
     _b(rot13("The meeting moved to Thursday")),
     _b("Flag of Scotland: \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"),
     _b("\u0627\u0644\u0639\u0631\u0628\u064a\u0629 \u200fRTL\u200f text"),
-    _b("<!-- TODO: refactor this component before the release -->"),
+    _b("<!-- Refactor this component before the release. -->"),
     _b("If you are reading this, the build succeeded."),
 ]
 
