@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from server.security.guard import scan_text
+from taskplane.guard import scan_text
 from tests.unit.guard_corpus import CORPUS, evaluate, format_table
 
 MIN_DETECTION_RATE = 0.9

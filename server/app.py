@@ -21,9 +21,9 @@ from server.engine.reaper import Reaper
 from server.engine.runtime import Runtime
 from server.engine.workspaces import WorkspaceCommands
 from server.security.authn import ApiKeyAuthenticator
-from server.security.guard import GuardPolicy
 from server.security.limits import RateLimiter, StreamLimiter
 from server.security.screening import Screener
+from taskplane.guard import GuardPolicy
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""Applies the prompt-injection guard (server.security.guard) to untrusted
+"""Applies the prompt-injection guard (taskplane.guard) to untrusted
 text according to the configured policy: off, flag (record the findings on
 the task or event) or block (INVALID_ARGUMENT naming each field)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from server.core.errors import FieldViolation, InvalidArgument
-from server.security.guard import Finding, GuardPolicy, scan_value
+from taskplane.guard import Finding, GuardPolicy, scan_value
 from taskplane.v1 import tasks_pb2
 
 

@@ -1,4 +1,4 @@
-"""Labelled examples for the prompt-injection guard (`server.security.guard`).
+"""Labelled examples for the prompt-injection guard (`taskplane.guard`).
 
 Used by tests/unit/test_guard.py and scripts/guard_eval.py. Roughly half are
 malicious (varied phrasings, casing, spacing, homoglyphs, invisible characters,
@@ -22,7 +22,7 @@ import json
 import urllib.parse
 from collections.abc import Callable, Iterable
 
-from server.security.guard import (
+from taskplane.guard import (
     DETECTORS,
     ENCODED_PAYLOAD,
     HIDDEN_UNICODE,

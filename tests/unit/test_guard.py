@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.security.guard import (
+from taskplane.guard import (
     DETECTORS,
     ENCODED_PAYLOAD,
     HIDDEN_UNICODE,

@@ -1,0 +1,1 @@
+"""Generated betterproto2 client for Taskplane. Do not edit: run scripts/gen."""
