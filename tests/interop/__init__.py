@@ -1,0 +1,1 @@
+"""Interop: generated clients other than the grpcio SDK against the real server."""
