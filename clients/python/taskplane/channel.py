@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,14 +36,66 @@ class _StreamMetadata(_Metadata, grpc.aio.UnaryStreamClientInterceptor):
     pass
 
 
+@dataclasses.dataclass(frozen=True)
+class TlsConfig:
+    """TLS settings of a channel: PEM bytes; None means the system default."""
+
+    root_certificates: bytes | None = None
+    client_certificate: bytes | None = None
+    client_key: bytes | None = None
+    server_name_override: str | None = None
+
+
+def _auth_interceptors(api_key: str | None) -> list[Any]:
+    metadata = [("authorization", f"Bearer {api_key}")] if api_key else []
+    return [_UnaryMetadata(metadata), _StreamMetadata(metadata)]
+
+
+def _tracing_interceptors() -> list[Any]:
+    try:
+        from opentelemetry.instrumentation.grpc import aio_client_interceptors
+    except ImportError:  # pragma: no cover - the optional `tracing` extra is absent
+        return []
+    return list(aio_client_interceptors())  # type: ignore[no-untyped-call]
+
+
 def insecure_channel(
-    address: str, api_key: str | None, options: Sequence[tuple[str, Any]] = ()
+    address: str,
+    api_key: str | None,
+    options: Sequence[tuple[str, Any]] = (),
+    interceptors: Sequence[Any] = (),
 ) -> grpc.aio.Channel:
     """A plaintext channel whose calls carry `authorization: Bearer <api_key>`
-    (nothing when `api_key` is None or empty)."""
-    metadata = [("authorization", f"Bearer {api_key}")] if api_key else []
+    (nothing when `api_key` is None or empty), after `interceptors`."""
     return grpc.aio.insecure_channel(
         address,
-        interceptors=[_UnaryMetadata(metadata), _StreamMetadata(metadata)],
+        interceptors=[*interceptors, *_auth_interceptors(api_key)],
         options=list(options),
+    )
+
+
+def open_channel(
+    address: str,
+    *,
+    api_key: str | None,
+    tls: bool | TlsConfig = False,
+    tracing: bool = True,
+    options: Sequence[tuple[str, Any]] = (),
+) -> grpc.aio.Channel:
+    """The channel of `taskplane.connect`: plaintext or TLS, authenticated,
+    with OpenTelemetry client spans when `tracing` and the extra is installed."""
+    interceptors = [*(_tracing_interceptors() if tracing else []), *_auth_interceptors(api_key)]
+    if tls is False:
+        return grpc.aio.insecure_channel(address, interceptors=interceptors, options=list(options))
+    config = tls if isinstance(tls, TlsConfig) else TlsConfig()
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=config.root_certificates,
+        private_key=config.client_key,
+        certificate_chain=config.client_certificate,
+    )
+    all_options = list(options)
+    if config.server_name_override:
+        all_options.append(("grpc.ssl_target_name_override", config.server_name_override))
+    return grpc.aio.secure_channel(
+        address, credentials, interceptors=interceptors, options=all_options
     )
