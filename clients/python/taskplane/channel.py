@@ -74,6 +74,15 @@ def insecure_channel(
     )
 
 
+RECONNECT_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
+"""A restarted server is found again within seconds (gRPC's default backoff
+grows to two minutes, longer than the SDK's retries wait)."""
+
+
 def open_channel(
     address: str,
     *,
@@ -85,8 +94,9 @@ def open_channel(
     """The channel of `taskplane.connect`: plaintext or TLS, authenticated,
     with OpenTelemetry client spans when `tracing` and the extra is installed."""
     interceptors = [*(_tracing_interceptors() if tracing else []), *_auth_interceptors(api_key)]
+    options = [*RECONNECT_OPTIONS, *options]
     if tls is False:
-        return grpc.aio.insecure_channel(address, interceptors=interceptors, options=list(options))
+        return grpc.aio.insecure_channel(address, interceptors=interceptors, options=options)
     config = tls if isinstance(tls, TlsConfig) else TlsConfig()
     credentials = grpc.ssl_channel_credentials(
         root_certificates=config.root_certificates,

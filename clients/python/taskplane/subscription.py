@@ -4,7 +4,9 @@ The iterator remembers the sequence of the last event it yielded and, when
 the stream breaks with UNAVAILABLE, subscribes again after that sequence, so
 it never yields an event twice and never skips one. A subscription that
 starts "now" first pins the head of the log, so a break before the first
-event loses nothing either.
+event loses nothing either. "Now" is when the subscription is entered
+(`async with client.subscribe(...) as events`) or `start()`ed, else when
+iteration begins.
 """
 
 from __future__ import annotations
@@ -70,9 +72,22 @@ class Subscription:
         """Stop: cancel the stream and end the iterator."""
         if self._call is not None:
             self._call.cancel()
-        await self._events.aclose()
+        try:
+            await self._events.aclose()
+        except RuntimeError:
+            pass  # iterated by another task right now: the cancelled call ends it
+
+    async def start(self) -> None:
+        """Pins the start of a "now" subscription; iteration does it otherwise."""
+        if self._from_now:
+            await self._pin_head()
+            self._from_now = False
 
     async def __aenter__(self) -> Subscription:
+        try:
+            await self.start()
+        except grpc.aio.AioRpcError as error:
+            raise from_rpc_error(error, "EventService/ListEvents") from None
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -97,9 +112,7 @@ class Subscription:
         failures = 0
         while True:
             try:
-                if self._from_now:
-                    await self._pin_head()
-                    self._from_now = False
+                await self.start()
                 self._call = self._stub.Subscribe(
                     self._request(), metadata=call_metadata(self._correlation_id)
                 )
