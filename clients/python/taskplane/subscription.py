@@ -12,6 +12,7 @@ iteration begins.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
@@ -72,10 +73,9 @@ class Subscription:
         """Stop: cancel the stream and end the iterator."""
         if self._call is not None:
             self._call.cancel()
-        try:
+        # RuntimeError: another task is iterating right now; the cancelled call ends it.
+        with contextlib.suppress(RuntimeError):
             await self._events.aclose()
-        except RuntimeError:
-            pass  # iterated by another task right now: the cancelled call ends it
 
     async def start(self) -> None:
         """Pins the start of a "now" subscription; iteration does it otherwise."""
