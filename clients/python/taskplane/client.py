@@ -158,11 +158,21 @@ class Client:
         response = await self._call(self._tasks.ListTasks, request, "TaskService/ListTasks")
         return Page(list(response.tasks), response.next_page_token)
 
-    async def iter_tasks(self, **filters: Any) -> AsyncIterator[tasks_pb2.Task]:
+    async def iter_tasks(
+        self,
+        *,
+        states: Iterable[tasks_pb2.TaskState.ValueType] = (),
+        kinds: Iterable[str] = (),
+        labels: Mapping[str, str] | None = None,
+        page_size: int = 0,
+    ) -> AsyncIterator[tasks_pb2.Task]:
         """Every task matching the filters of `list_tasks`, page after page."""
+        states, kinds = list(states), list(kinds)
         token = ""
         while True:
-            page = await self.list_tasks(page_token=token, **filters)
+            page = await self.list_tasks(
+                states=states, kinds=kinds, labels=labels, page_size=page_size, page_token=token
+            )
             for task in page.items:
                 yield task
             token = page.next_page_token
