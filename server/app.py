@@ -12,6 +12,7 @@ import grpc
 import structlog
 from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry import trace
 
 from server.api.health import HealthReporter
 from server.api.interceptor import CallInterceptor
@@ -19,7 +20,10 @@ from server.api.registry import service_bindings
 from server.config import Settings
 from server.engine.reaper import Reaper
 from server.engine.runtime import Runtime
+from server.engine.stats import snapshot
 from server.engine.workspaces import WorkspaceCommands
+from server.observability import tracing
+from server.observability.metrics import Metrics
 from server.security.authn import ApiKeyAuthenticator
 from server.security.limits import RateLimiter, StreamLimiter
 from server.security.screening import Screener
@@ -69,9 +73,12 @@ def add_port(server: grpc.aio.Server, settings: Settings) -> int:
 
 
 class TaskplaneServer:
-    """A Taskplane server process: engine, gRPC server and health."""
+    """A Taskplane server process: engine, gRPC server and health. With a
+    tracer provider, every RPC gets a span; with a metrics address, metrics."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, tracer_provider: trace.TracerProvider | None = None
+    ) -> None:
         self.settings = settings
         self.runtime = Runtime(settings)
         self.reaper = Reaper(self.runtime)
@@ -82,15 +89,24 @@ class TaskplaneServer:
         public = ["/" + HEALTH_SERVICE + "/"]
         if settings.reflection:
             public.append("/grpc.reflection.")
-        interceptor = CallInterceptor(
-            self.authenticator,
-            tuple(public),
-            RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
-            StreamLimiter(settings.max_streams_per_key),
+        self.metrics: Metrics | None = None
+        self.metrics_port = 0
+        if settings.metrics_listen_address:
+            self.metrics = Metrics(lambda: snapshot(self.runtime), lambda: self.health.ready)
+            self.runtime.observers.append(self.metrics)
+        interceptors: list[grpc.aio.ServerInterceptor] = []
+        if tracer_provider is not None:
+            interceptors.append(tracing.server_interceptor(tracer_provider))
+        interceptors.append(
+            CallInterceptor(
+                self.authenticator,
+                tuple(public),
+                RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+                StreamLimiter(settings.max_streams_per_key),
+                self.metrics,
+            )
         )
-        self._server = grpc.aio.server(
-            interceptors=[interceptor], options=channel_options(settings)
-        )
+        self._server = grpc.aio.server(interceptors=interceptors, options=channel_options(settings))
         for binding in services:
             binding.add_to_server(binding.servicer, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, self._server)
@@ -107,6 +123,7 @@ class TaskplaneServer:
             health_pb2_grpc.add_HealthServicer_to_server(self.health.servicer, self._health_server)
             self.health_port = self._health_server.add_insecure_port(settings.health_listen_address)
         self._stopping = False
+        self._stopped = asyncio.Event()
 
     @property
     def address(self) -> str:
@@ -121,12 +138,16 @@ class TaskplaneServer:
         if self._health_server is not None:
             await self._health_server.start()
         await self.health.start()
+        if self.metrics is not None:
+            self.metrics_port = self.metrics.start(self.settings.metrics_listen_address)
         log.info("server.started", address=self.address, port=self.port, pid=os.getpid())
 
     async def stop(self) -> None:
         """Drains: readiness first, then no new calls, then in-flight calls get
-        the grace period before they are cancelled."""
+        the grace period before they are cancelled. A second caller waits
+        for the first one to finish."""
         if self._stopping:
+            await self._stopped.wait()
             return
         self._stopping = True
         await self.health.set_ready(False)
@@ -139,7 +160,10 @@ class TaskplaneServer:
         if self._health_server is not None:
             await self._health_server.stop(0)
         await self.reaper.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.runtime.stop()
+        self._stopped.set()
         log.info("server.stopped")
 
     async def wait_for_termination(self) -> None:
@@ -154,8 +178,13 @@ class TaskplaneServer:
 
 async def run_forever(settings: Settings) -> None:
     """Runs the server until SIGTERM or SIGINT, then drains it."""
-    server = TaskplaneServer(settings)
+    provider = tracing.tracer_provider(settings)
+    if provider is not None:
+        trace.set_tracer_provider(provider)
+    server = TaskplaneServer(settings, provider)
     await server.start()
     server.install_signal_handlers()
     await server.wait_for_termination()
     await server.stop()
+    if provider is not None:
+        provider.shutdown()

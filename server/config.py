@@ -96,6 +96,17 @@ class Settings:
     reflection: bool = True
     """Serve gRPC server reflection (for grpcurl and other tools)."""
 
+    tracing: str = "off"
+    """OpenTelemetry spans of the RPCs: `off`, `otlp` (exported to
+    `otlp_endpoint`) or `console` (printed to stdout, for debugging)."""
+
+    otlp_endpoint: str = "http://127.0.0.1:4317"
+    """OTLP/gRPC collector receiving the spans; `https://` for TLS."""
+
+    metrics_listen_address: str = ""
+    """Host and port of the Prometheus endpoint (plain HTTP, no auth), e.g.
+    `127.0.0.1:9464`; port 0 picks a free port; empty means no metrics."""
+
     @property
     def tls(self) -> bool:
         return bool(self.tls_cert_file)
@@ -145,6 +156,17 @@ class Settings:
             raise SettingsError("TASKPLANE_TLS_CLIENT_CA_FILE needs TASKPLANE_TLS_CERT_FILE")
         if self.rate_limit_per_s < 0 or self.rate_limit_burst < 1:
             raise SettingsError("TASKPLANE_RATE_LIMIT_PER_S must be >= 0 and the burst >= 1")
+        if self.tracing not in {"off", "otlp", "console"}:
+            raise SettingsError("TASKPLANE_TRACING must be off, otlp or console")
+        if not self.otlp_endpoint.startswith(("http://", "https://")):
+            raise SettingsError("TASKPLANE_OTLP_ENDPOINT must be an http:// or https:// URL")
+        if self.metrics_listen_address and not _is_host_port(self.metrics_listen_address):
+            raise SettingsError("TASKPLANE_METRICS_LISTEN_ADDRESS must be host:port")
+
+
+def _is_host_port(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    return bool(host) and port.isdigit() and int(port) <= 65535
 
 
 def _parse(key: str, raw: str, default: object) -> object:

@@ -112,7 +112,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             heartbeat_interval_s=interval_s,
             end_when_caught_up=terminal_before,
         )
-        self._rt.hub.subscribers += 1
+        self._rt.hub.attach(subscription)
         try:
             async for item in subscription:
                 if isinstance(item, Batch):
@@ -130,7 +130,7 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
                         )
                     )
         finally:
-            self._rt.hub.subscribers -= 1
+            self._rt.hub.detach(subscription)
 
     async def ListEvents(
         self, request: events_pb2.ListEventsRequest, context: Context

@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 from server.api.call import CallInfo, set_current_call
 from server.api.errors import internal_status, status_code, to_status
 from server.core.errors import DomainError, InvalidArgument
+from server.observability.tracing import current_traceparent, trace_id_of
 from server.security.limits import RateLimiter, StreamLimiter
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -32,6 +33,11 @@ _VALID_CORRELATION = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
 class Authenticator(Protocol):
     async def authenticate(self, info: CallInfo, metadata: dict[str, str]) -> None:
         """Fills in the caller's workspace and role, or raises a DomainError."""
+
+
+class CallObserver(Protocol):
+    def call_finished(self, method: str, code: grpc.StatusCode, duration_s: float) -> None:
+        """Called once per intercepted call, after its access log line."""
 
 
 def _metadata(context: Context) -> dict[str, str]:
@@ -51,11 +57,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         public_prefixes: tuple[str, ...],
         rate_limiter: RateLimiter,
         stream_limiter: StreamLimiter,
+        observer: CallObserver | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._public_prefixes = public_prefixes
         self._rate_limiter = rate_limiter
         self._stream_limiter = stream_limiter
+        self._observer = observer
 
     async def intercept_service(
         self,
@@ -83,16 +91,19 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     async def _begin(self, method: str, context: Context) -> CallInfo:
         metadata = _metadata(context)
+        # The call's own span when tracing, else the caller's trace context.
         info = CallInfo(
             method=method,
             correlation_id=_correlation_id(metadata),
-            traceparent=metadata.get("traceparent", ""),
+            traceparent=current_traceparent(metadata.get("traceparent", "")),
         )
         set_current_call(info)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(
             rpc=method, peer=context.peer(), correlation_id=info.correlation_id
         )
+        if info.traceparent:
+            structlog.contextvars.bind_contextvars(trace_id=trace_id_of(info.traceparent))
         await context.send_initial_metadata(((CORRELATION_HEADER, info.correlation_id),))
         await self._authenticator.authenticate(info, metadata)
         structlog.contextvars.bind_contextvars(workspace_id=info.workspace_id)
@@ -134,7 +145,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 code = _code_of(error, context)
                 await self._fail(error, info, context)
             finally:
-                _access(code, started)
+                self._finish(method, code, started)
 
         return wrapper
 
@@ -160,9 +171,15 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             finally:
                 if holds_stream and info is not None:
                     self._stream_limiter.release(info.key_id)
-                _access(code, started)
+                self._finish(method, code, started)
 
         return wrapper
+
+    def _finish(self, method: str, code: grpc.StatusCode, started: float) -> None:
+        duration_s = time.perf_counter() - started
+        log.info("rpc.access", code=code.name, duration_ms=round(duration_s * 1000, 3))
+        if self._observer is not None:
+            self._observer.call_finished(method, code, duration_s)
 
 
 class Undecodable:
@@ -206,11 +223,3 @@ def _code_of(error: BaseException, context: Context) -> grpc.StatusCode:
     if _is_abort(error):
         return context.code() or grpc.StatusCode.UNKNOWN
     return status_code(error) if isinstance(error, DomainError) else grpc.StatusCode.INTERNAL
-
-
-def _access(code: grpc.StatusCode, started: float) -> None:
-    log.info(
-        "rpc.access",
-        code=code.name,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
-    )

@@ -13,6 +13,7 @@ from server.config import Settings
 from server.core.clock import now_us
 from server.core.errors import Unavailable
 from server.core.model import CallContext, EventDraft
+from server.engine.observer import EngineObserver
 from server.events.hub import EventHub
 from server.store.agents import AgentRepository
 from server.store.database import Database
@@ -37,6 +38,9 @@ class Runtime:
         self.agents = AgentRepository()
         self.event_log = EventLog(postgres=postgres)
         self.hub = EventHub(self.database, self.event_log)
+        self.observers: list[EngineObserver] = []
+        #: Transactions of the engine waiting for or holding a connection.
+        self.database_calls_in_flight = 0
 
     async def start(self) -> None:
         from server.store.migrate import upgrade
@@ -56,16 +60,27 @@ class Runtime:
             result, drafts = work(conn, now)
             return result, self.event_log.append(conn, ctx, drafts, now)
 
-        async with database_errors():
+        async with self._database_call():
             result, events = await self.database.write(unit)
         if events:
             self.hub.notify()
+            for observer in self.observers:
+                observer.events_appended(events)
         return result, events
 
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
         """Runs `work` in a read-only transaction."""
-        async with database_errors():
+        async with self._database_call():
             return await self.database.read(work)
+
+    @contextlib.asynccontextmanager
+    async def _database_call(self) -> AsyncIterator[None]:
+        self.database_calls_in_flight += 1
+        try:
+            async with database_errors():
+                yield
+        finally:
+            self.database_calls_in_flight -= 1
 
 
 @contextlib.asynccontextmanager

@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -34,6 +34,12 @@ class LogEntry:
     sequence: int
     event: events_pb2.Event
     body: bytes
+
+
+class Follower(Protocol):
+    @property
+    def cursor(self) -> int:
+        """The last sequence it scanned."""
 
 
 class EventHub:
@@ -55,7 +61,7 @@ class EventHub:
         self._advanced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task: asyncio.Task[None] | None = None
         self._listener: Any = None
-        self.subscribers = 0
+        self._followers: set[Follower] = set()
         #: Set when the server drains: subscriptions end with UNAVAILABLE.
         self.closing = asyncio.Event()
 
@@ -63,6 +69,21 @@ class EventHub:
     def head(self) -> int:
         """Highest sequence loaded into the buffer."""
         return self._head
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._followers)
+
+    def attach(self, follower: Follower) -> None:
+        """Counts a subscription until `detach`."""
+        self._followers.add(follower)
+
+    def detach(self, follower: Follower) -> None:
+        self._followers.discard(follower)
+
+    def lag(self) -> int:
+        """Events the slowest subscription has yet to scan, up to the head."""
+        return max((self._head - follower.cursor for follower in self._followers), default=0)
 
     @property
     def base(self) -> int:
