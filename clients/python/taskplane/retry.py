@@ -36,7 +36,8 @@ class RetryPolicy:
         A delay the server suggested (RetryInfo) is a lower bound.
         """
         ceiling = min(self.max_backoff_s, self.initial_backoff_s * self.multiplier ** (retry - 1))
-        delay = random.uniform(0, ceiling)  # noqa: S311  # nosec B311 - jitter, not cryptography
+        # Jitter, not cryptography.
+        delay = random.uniform(0, ceiling)  # noqa: S311  # nosec B311
         if server_hint_s is not None:
             delay = max(delay, min(server_hint_s, self.max_backoff_s))
         return delay
