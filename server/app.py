@@ -18,6 +18,8 @@ from server.api.health import HealthReporter
 from server.api.interceptor import CallInterceptor
 from server.api.registry import service_bindings
 from server.config import Settings
+from server.engine.health_checks import DependencyChecks
+from server.engine.readiness import ReadinessMonitor
 from server.engine.reaper import Reaper
 from server.engine.runtime import Runtime
 from server.engine.stats import snapshot
@@ -86,6 +88,9 @@ class TaskplaneServer:
         screener = Screener(GuardPolicy(settings.guard_policy))
         services = service_bindings(self.runtime, self.authenticator, screener)
         self.health = HealthReporter([binding.full_name for binding in services])
+        self.readiness = ReadinessMonitor(
+            DependencyChecks(self.runtime), settings.readiness_interval_s, self.health.set_ready
+        )
         public = ["/" + HEALTH_SERVICE + "/"]
         if settings.reflection:
             public.append("/grpc.reflection.")
@@ -138,6 +143,7 @@ class TaskplaneServer:
         if self._health_server is not None:
             await self._health_server.start()
         await self.health.start()
+        self.readiness.start()
         if self.metrics is not None:
             self.metrics_port = self.metrics.start(self.settings.metrics_listen_address)
         log.info("server.started", address=self.address, port=self.port, pid=os.getpid())
@@ -150,6 +156,7 @@ class TaskplaneServer:
             await self._stopped.wait()
             return
         self._stopping = True
+        await self.readiness.stop()
         await self.health.set_ready(False)
         self.runtime.hub.close_streams()
         log.info("server.draining", grace_s=self.settings.shutdown_grace_s)

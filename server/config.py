@@ -32,6 +32,18 @@ class Settings:
     database_pool_size: int = 20
     """Connections kept open to PostgreSQL (SQLite uses one writer and 8 readers)."""
 
+    database_connect_timeout_s: float = 5.0
+    """How long opening a PostgreSQL connection may take; calls that needed it
+    then fail with UNAVAILABLE."""
+
+    readiness_interval_s: float = 2.0
+    """How often the critical dependency check (the database) runs; readiness
+    follows its verdict."""
+
+    status_check_timeout_s: float = 2.0
+    """How long one dependency check may take before it counts as down (in
+    GetStatus and the readiness check)."""
+
     agent_offline_after_s: float = 60.0
     """An agent not heard from for this long is listed as offline."""
 
@@ -154,6 +166,13 @@ class Settings:
             raise SettingsError("TASKPLANE_TLS_CERT_FILE and TASKPLANE_TLS_KEY_FILE go together")
         if self.tls_client_ca_file and not self.tls_cert_file:
             raise SettingsError("TASKPLANE_TLS_CLIENT_CA_FILE needs TASKPLANE_TLS_CERT_FILE")
+        for name in (
+            "database_connect_timeout_s",
+            "readiness_interval_s",
+            "status_check_timeout_s",
+        ):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be greater than 0")
         if self.rate_limit_per_s < 0 or self.rate_limit_burst < 1:
             raise SettingsError("TASKPLANE_RATE_LIMIT_PER_S must be >= 0 and the burst >= 1")
         if self.tracing not in {"off", "otlp", "console"}:

@@ -11,6 +11,7 @@ server.api.errors; nothing else decides status codes.
     ├── Unauthenticated      UNAUTHENTICATED
     ├── ResourceExhausted    RESOURCE_EXHAUSTED, with a retry delay
     └── Unavailable          UNAVAILABLE, with a retry delay
+        └── DatabaseUnavailable  the database cannot be reached right now
 """
 
 from __future__ import annotations
@@ -95,3 +96,12 @@ class Unavailable(DomainError):
     def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class DatabaseUnavailable(Unavailable):
+    reason = "DATABASE_UNAVAILABLE"
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__("the database is unavailable; retry shortly")
+        #: Class name of the driver's error, for logs and status checks.
+        self.cause = type(cause).__name__

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import structlog
 
 from server.core import lifecycle
+from server.core.errors import DatabaseUnavailable
 from server.core.model import CallContext, EventDraft
 from server.engine.runtime import Runtime
 
@@ -38,6 +39,8 @@ class Reaper:
             try:
                 while await self.sweep() >= BATCH:
                     pass
+            except DatabaseUnavailable as error:
+                log.warning("reaper.sweep_skipped", error=error.cause)
             except Exception:
                 log.exception("reaper.sweep_failed")
 

@@ -7,11 +7,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
 import sqlalchemy as sa
-import sqlalchemy.exc
 
 from server.config import Settings
 from server.core.clock import now_us
-from server.core.errors import Unavailable
 from server.core.model import CallContext, EventDraft
 from server.engine.observer import EngineObserver
 from server.events.hub import EventHub
@@ -77,20 +75,6 @@ class Runtime:
     async def _database_call(self) -> AsyncIterator[None]:
         self.database_calls_in_flight += 1
         try:
-            async with database_errors():
-                yield
+            yield
         finally:
             self.database_calls_in_flight -= 1
-
-
-@contextlib.asynccontextmanager
-async def database_errors() -> AsyncIterator[None]:
-    """A database that cannot be reached is UNAVAILABLE (retry), not INTERNAL."""
-    try:
-        yield
-    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, OSError) as error:
-        raise Unavailable("the database is unavailable; retry shortly") from error
-    except sqlalchemy.exc.DBAPIError as error:
-        if error.connection_invalidated:
-            raise Unavailable("the database connection was lost; retry shortly") from error
-        raise

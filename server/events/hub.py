@@ -6,7 +6,9 @@ from the buffer while their cursor lies inside it and from the store when
 they fall behind it, so a slow subscriber costs no memory and a fast one
 never touches the database. Local writers call `notify()` after commit; on
 PostgreSQL other replicas' commits arrive through LISTEN/NOTIFY, and a
-periodic poll covers anything missed.
+periodic poll covers anything missed. After a database outage the LISTEN
+connection is reopened with backoff and the hub loads everything committed
+meanwhile from the store, so subscribers miss nothing.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.core.errors import DatabaseUnavailable
 from server.store.database import Database
 from server.store.event_log import NOTIFY_CHANNEL, EventLog
 from taskplane.v1 import events_pb2
 
 log = structlog.get_logger(__name__)
+#: Backoff between attempts to reopen the LISTEN connection.
+LISTEN_RETRY_MIN_S = 0.1
+LISTEN_RETRY_MAX_S = 5.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,7 +67,14 @@ class EventHub:
         self._wake = asyncio.Event()
         self._advanced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task: asyncio.Task[None] | None = None
-        self._listener: Any = None
+        self._listen_task: asyncio.Task[None] | None = None
+        self._listener: AsyncConnection | None = None
+        self._listener_driver: Any = None
+        self._listener_lost = asyncio.Event()
+        #: Why the LISTEN connection is down (error class), or "".
+        self.listener_error = ""
+        #: Why the last load from the store failed (error class), or "".
+        self.load_error = ""
         self._followers: set[Follower] = set()
         #: Set when the server drains: subscriptions end with UNAVAILABLE.
         self.closing = asyncio.Event()
@@ -90,17 +104,24 @@ class EventHub:
         """Sequence just before the oldest buffered entry."""
         return self._entries[0].sequence - 1 if self._entries else self._head
 
+    @property
+    def listening(self) -> bool:
+        """Whether the PostgreSQL LISTEN connection is open."""
+        return self._listener_driver is not None and not self._listener_driver.is_closed()
+
     async def start(self) -> None:
         self._head = await self._database.read(self._log.head)
         if not self._database.is_sqlite:
             await self._listen()
+            self._listen_task = asyncio.create_task(self._keep_listening(), name="event-listen")
         self._task = asyncio.create_task(self._tail(), name="event-hub")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._listen_task, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
@@ -124,11 +145,44 @@ class EventHub:
     async def _listen(self) -> None:
         assert self._database.async_engine is not None
         connection = await self._database.async_engine.connect()
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None
-        await driver.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-        self._listener = connection
+        lost = asyncio.Event()
+        try:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            driver.add_termination_listener(lambda _: lost.set())
+            await driver.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
+        except BaseException:
+            await _discard(connection)
+            raise
+        self._listener, self._listener_driver, self._listener_lost = connection, driver, lost
+        self.listener_error = ""
+
+    async def _keep_listening(self) -> None:
+        """Reopens the LISTEN connection after it drops, with backoff; each
+        reopening wakes the tail, which loads what was committed meanwhile."""
+        delay = LISTEN_RETRY_MIN_S
+        while True:
+            if self.listening and not self._listener_lost.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._listener_lost.wait(), self._poll_interval_s)
+                continue
+            if self._listener is not None:
+                log.warning("event_hub.listener_lost")
+                self.listener_error = "ConnectionLost"
+                listener, self._listener, self._listener_driver = self._listener, None, None
+                await _discard(listener)
+            try:
+                await self._listen()
+            except Exception as error:
+                self.listener_error = type(error).__name__
+                log.warning("event_hub.listen_failed", error=self.listener_error, retry_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, LISTEN_RETRY_MAX_S)
+                continue
+            log.info("event_hub.listening")
+            delay = LISTEN_RETRY_MIN_S
+            self._wake.set()
 
     async def _tail(self) -> None:
         while True:
@@ -137,9 +191,19 @@ class EventHub:
             self._wake.clear()
             try:
                 await self._load()
-            except Exception:  # the poll retries; subscribers keep their cursors
-                log.exception("event_hub.load_failed")
+            except Exception as error:  # the poll retries; subscribers keep their cursors
+                if not isinstance(error, DatabaseUnavailable):
+                    log.error("event_hub.load_failed", exc_info=error)
+                    self.load_error = type(error).__name__
+                else:
+                    if not self.load_error:
+                        log.warning("event_hub.load_failed", error=error.cause)
+                    self.load_error = error.cause
                 await asyncio.sleep(self._poll_interval_s)
+                continue
+            if self.load_error:
+                log.info("event_hub.load_recovered")
+                self.load_error = ""
 
     async def _load(self) -> None:
         while True:
@@ -197,3 +261,11 @@ class EventHub:
             remaining = deadline - loop.time()
             if remaining <= 0 or not await self.wait_beyond(cursor, remaining, until_close=False):
                 return False
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Drops a connection that may be broken, never returning it to the pool."""
+    with contextlib.suppress(Exception):
+        await connection.invalidate()
+    with contextlib.suppress(Exception):
+        await connection.close()

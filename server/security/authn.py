@@ -6,14 +6,15 @@ import time
 
 from server.api.call import CallInfo
 from server.core.clock import now_us
-from server.core.errors import PermissionDenied, Unauthenticated
+from server.core.errors import DatabaseUnavailable, PermissionDenied, Unauthenticated
 from server.engine.runtime import Runtime
 from server.security import keys
 from server.security.permissions import allowed
 from server.store.workspaces import ApiKeyRecord, WorkspaceRepository
 
 #: Verified keys are remembered this long; revocation through this process
-#: drops them at once, other replicas see it within this time.
+#: drops them at once, other replicas see it within this time. While the
+#: database is unavailable, remembered keys stay valid.
 CACHE_TTL_S = 1.0
 
 
@@ -30,7 +31,14 @@ class ApiKeyAuthenticator:
         cached = self._cache.get(key_id)
         if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
             return cached[1]
-        record = await self._rt.read(lambda conn: self._repo.key_by_id(conn, key_id))
+        try:
+            record = await self._rt.read(lambda conn: self._repo.key_by_id(conn, key_id))
+        except DatabaseUnavailable:
+            if cached is None:
+                raise
+            # Nobody can revoke a key while the database is down, so a key
+            # verified before the outage still works (GetStatus reports it).
+            return cached[1]
         if record is not None:
             if len(self._cache) > 10_000:
                 self._cache.clear()

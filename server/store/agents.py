@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -92,3 +93,12 @@ class AgentRepository:
             query = query.where(agents.c.last_seen_time < seen_before)
         query = query.order_by(agents.c.create_time, agents.c.id).limit(limit)
         return [_from_row(row) for row in (conn.execute(query)).mappings()]
+
+    def capabilities(
+        self, conn: Connection, workspace_id: str
+    ) -> builtins.list[tuple[builtins.list[str], int]]:
+        """(task kinds, last seen time) of every agent of the workspace."""
+        query = sa.select(agents.c.capabilities, agents.c.last_seen_time).where(
+            agents.c.workspace_id == workspace_id
+        )
+        return [(json.loads(kinds), int(seen)) for kinds, seen in conn.execute(query)]

@@ -10,24 +10,35 @@ Repositories are plain synchronous SQLAlchemy Core code taking a
   with "database is locked"; reads run on a small pool of other threads,
   beside the writer thanks to WAL.
 - PostgreSQL: on the asyncpg engine through `run_sync`, which drives the same
-  synchronous code on the event loop.
+  synchronous code on the event loop. Pooled connections are pinged on
+  checkout, so those broken by an outage are replaced once it is over.
+
+Errors that mean the database cannot be reached right now become
+`DatabaseUnavailable` here, the one place that knows the drivers' errors.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+import sqlalchemy.exc
+from asyncpg.exceptions import InternalClientError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from server.config import Settings
+from server.core.errors import DatabaseUnavailable
 from server.store.sqlite_writer import SqliteWriter
 
 T = TypeVar("T")
 READ_THREADS = 4
+#: SQLSTATEs of a server that is unreachable, shutting down, starting up or
+#: out of connections: class 08 (connection exception), 57P01-57P03, 53300.
+OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 def is_sqlite(url: str) -> bool:
@@ -62,24 +73,32 @@ class Database:
             )
         else:
             self.async_engine = create_async_engine(
-                url, pool_size=settings.database_pool_size, max_overflow=10, pool_pre_ping=True
+                url,
+                pool_size=settings.database_pool_size,
+                max_overflow=10,
+                pool_pre_ping=True,
+                connect_args={"timeout": settings.database_connect_timeout_s},
             )
 
     async def write(self, work: Callable[[sa.Connection], T]) -> T:
         """Runs `work` in a read-write transaction, committed when it returns."""
-        if self.async_engine is not None:
-            async with self.async_engine.begin() as conn:
-                return await conn.run_sync(work)
-        result: T = await self._sqlite_writer.submit(work)
-        return result
+        with outages():
+            if self.async_engine is not None:
+                async with self.async_engine.begin() as conn:
+                    return await conn.run_sync(work)
+            result: T = await self._sqlite_writer.submit(work)
+            return result
 
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
         """Runs `work` in a read-only transaction (one snapshot)."""
-        if self.async_engine is not None:
-            async with self.async_engine.connect() as conn:
-                return await conn.run_sync(work)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._read_threads, _in_transaction, self._reader, work)
+        with outages():
+            if self.async_engine is not None:
+                async with self.async_engine.connect() as conn:
+                    return await conn.run_sync(work)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._read_threads, _in_transaction, self._reader, work
+            )
 
     async def dispose(self) -> None:
         if self.async_engine is not None:
@@ -89,6 +108,36 @@ class Database:
         self._read_threads.shutdown()
         self._writer.dispose()
         self._reader.dispose()
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether an error means the database cannot be reached right now (a
+    retry later may work), as opposed to a bug or a constraint violation."""
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        if error.connection_invalidated or isinstance(
+            error, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError
+        ):
+            return True
+        error = error.orig or error
+    # A full pool, a refused or timed-out connect (TimeoutError is an OSError),
+    # or a connection that broke mid-operation: SQLAlchemy 2.0.49 passes
+    # asyncpg's InternalClientError through untranslated (sqlalchemy#13241).
+    if isinstance(error, sqlalchemy.exc.TimeoutError | OSError | InternalClientError):
+        return True
+    # asyncpg errors, raw from connect() or as the driver-level error.
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(OUTAGE_SQLSTATES)
+
+
+@contextlib.contextmanager
+def outages() -> Iterator[None]:
+    """Turns the errors of an unreachable database into DatabaseUnavailable."""
+    try:
+        yield
+    except Exception as error:
+        if is_outage(error):
+            raise DatabaseUnavailable(error) from error
+        raise
 
 
 def _in_transaction(engine: sa.Engine, work: Callable[[sa.Connection], T]) -> T:

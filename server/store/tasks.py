@@ -225,6 +225,15 @@ class TaskRepository:
         )
         return conn.execute(query).first() is not None
 
+    def queued_by_kind(self, conn: Connection, workspace_id: str) -> dict[str, int]:
+        """Queued tasks of each kind, including those waiting out a retry backoff."""
+        query = (
+            sa.select(tasks.c.kind, sa.func.count())
+            .where(tasks.c.workspace_id == workspace_id, tasks.c.state == int(TaskState.QUEUED))
+            .group_by(tasks.c.kind)
+        )
+        return {kind: int(count) for kind, count in conn.execute(query)}
+
     def expired_leases(self, conn: Connection, now: int, limit: int) -> builtins.list[Task]:
         """Leased tasks of any workspace whose lease lapsed (the reaper's work)."""
         query = (

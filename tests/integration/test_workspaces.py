@@ -1,4 +1,4 @@
-"""WorkspaceService and StatusService."""
+"""WorkspaceService: workspaces and API keys."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from taskplane.v1 import status_pb2, tasks_pb2, workspaces_pb2
+from taskplane.v1 import tasks_pb2, workspaces_pb2
 from tests.conftest import Deployment
 from tests.support.client import Api
 
@@ -78,13 +78,3 @@ async def test_created_workspaces_are_listed_by_their_parent(
     theirs = await child.workspaces.ListWorkspaces(workspaces_pb2.ListWorkspacesRequest())
     assert [ws.id for ws in theirs.workspaces] == [created.workspace.id]
     await child.close()
-
-
-async def test_status_reports_version_and_dependencies(api: Api) -> None:
-    status = await api.status.GetStatus(status_pb2.GetStatusRequest())
-    assert status.version and status.ready
-    names = {dep.name: dep for dep in status.dependencies}
-    assert names["database"].state == status_pb2.DEPENDENCY_STATE_OK
-    assert names["database"].critical
-    assert "schema" in names["database"].detail
-    assert names["event_hub"].state == status_pb2.DEPENDENCY_STATE_OK

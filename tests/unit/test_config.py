@@ -41,6 +41,9 @@ def test_values_are_parsed_by_type() -> None:
         ("TASKPLANE_LOG_FORMAT", "xml"),
         ("TASKPLANE_LISTEN_ADDRESS", "nowhere"),
         ("TASKPLANE_MAX_MESSAGE_BYTES", "10"),
+        ("TASKPLANE_READINESS_INTERVAL_S", "0"),
+        ("TASKPLANE_STATUS_CHECK_TIMEOUT_S", "-1"),
+        ("TASKPLANE_DATABASE_CONNECT_TIMEOUT_S", "nan"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

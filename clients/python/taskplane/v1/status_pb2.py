@@ -26,21 +26,23 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19taskplane/v1/status.proto\x12\x0ctaskplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x01\n\x10\x44\x65pendencyStatus\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x33\n\x05state\x18\x02 \x01(\x0e\x32\x1d.taskplane.v1.DependencyStateR\x05state\x12\x33\n\x07latency\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07latency\x12\x16\n\x06\x64\x65tail\x18\x04 \x01(\tR\x06\x64\x65tail\x12\x1a\n\x08\x63ritical\x18\x05 \x01(\x08R\x08\x63ritical\"\x12\n\x10GetStatusRequest\"\xf5\x01\n\x11GetStatusResponse\x12\x18\n\x07version\x18\x01 \x01(\tR\x07version\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x31\n\x06uptime\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06uptime\x12\x14\n\x05ready\x18\x04 \x01(\x08R\x05ready\x12\x42\n\x0c\x64\x65pendencies\x18\x05 \x03(\x0b\x32\x1e.taskplane.v1.DependencyStatusR\x0c\x64\x65pendencies*\x86\x01\n\x0f\x44\x65pendencyState\x12 \n\x1c\x44\x45PENDENCY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x45PENDENCY_STATE_OK\x10\x01\x12\x1d\n\x19\x44\x45PENDENCY_STATE_DEGRADED\x10\x02\x12\x19\n\x15\x44\x45PENDENCY_STATE_DOWN\x10\x03\x32]\n\rStatusService\x12L\n\tGetStatus\x12\x1e.taskplane.v1.GetStatusRequest\x1a\x1f.taskplane.v1.GetStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19taskplane/v1/status.proto\x12\x0ctaskplane.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc4\x01\n\x10\x44\x65pendencyStatus\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x33\n\x05state\x18\x02 \x01(\x0e\x32\x1d.taskplane.v1.DependencyStateR\x05state\x12\x33\n\x07latency\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x07latency\x12\x16\n\x06\x64\x65tail\x18\x04 \x01(\tR\x06\x64\x65tail\x12\x1a\n\x08\x63ritical\x18\x05 \x01(\x08R\x08\x63ritical\"\x12\n\x10GetStatusRequest\"\xb9\x02\n\x11GetStatusResponse\x12\x18\n\x07version\x18\x01 \x01(\tR\x07version\x12\x39\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x31\n\x06uptime\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06uptime\x12\x14\n\x05ready\x18\x04 \x01(\x08R\x05ready\x12\x42\n\x0c\x64\x65pendencies\x18\x05 \x03(\x0b\x32\x1e.taskplane.v1.DependencyStatusR\x0c\x64\x65pendencies\x12\x42\n\x0c\x63\x61pabilities\x18\x06 \x03(\x0b\x32\x1e.taskplane.v1.CapabilityStatusR\x0c\x63\x61pabilities\"n\n\x10\x43\x61pabilityStatus\x12\x12\n\x04kind\x18\x01 \x01(\tR\x04kind\x12#\n\ronline_agents\x18\x02 \x01(\x05R\x0conlineAgents\x12!\n\x0cqueued_tasks\x18\x03 \x01(\x03R\x0bqueuedTasks*\xab\x01\n\x0f\x44\x65pendencyState\x12 \n\x1c\x44\x45PENDENCY_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x44\x45PENDENCY_STATE_OK\x10\x01\x12\x1d\n\x19\x44\x45PENDENCY_STATE_DEGRADED\x10\x02\x12\x19\n\x15\x44\x45PENDENCY_STATE_DOWN\x10\x03\x12#\n\x1f\x44\x45PENDENCY_STATE_NOT_APPLICABLE\x10\x04\x32]\n\rStatusService\x12L\n\tGetStatus\x12\x1e.taskplane.v1.GetStatusRequest\x1a\x1f.taskplane.v1.GetStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'taskplane.v1.status_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEPENDENCYSTATE']._serialized_start=576
-  _globals['_DEPENDENCYSTATE']._serialized_end=710
+  _globals['_DEPENDENCYSTATE']._serialized_start=756
+  _globals['_DEPENDENCYSTATE']._serialized_end=927
   _globals['_DEPENDENCYSTATUS']._serialized_start=109
   _globals['_DEPENDENCYSTATUS']._serialized_end=305
   _globals['_GETSTATUSREQUEST']._serialized_start=307
   _globals['_GETSTATUSREQUEST']._serialized_end=325
   _globals['_GETSTATUSRESPONSE']._serialized_start=328
-  _globals['_GETSTATUSRESPONSE']._serialized_end=573
-  _globals['_STATUSSERVICE']._serialized_start=712
-  _globals['_STATUSSERVICE']._serialized_end=805
+  _globals['_GETSTATUSRESPONSE']._serialized_end=641
+  _globals['_CAPABILITYSTATUS']._serialized_start=643
+  _globals['_CAPABILITYSTATUS']._serialized_end=753
+  _globals['_STATUSSERVICE']._serialized_start=929
+  _globals['_STATUSSERVICE']._serialized_end=1022
 # @@protoc_insertion_point(module_scope)

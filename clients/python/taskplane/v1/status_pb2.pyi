@@ -35,6 +35,10 @@ class _DependencyStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Depen
     """Working with reduced function or speed."""
     DEPENDENCY_STATE_DOWN: _DependencyState.ValueType  # 3
     """Not working, or the check timed out."""
+    DEPENDENCY_STATE_NOT_APPLICABLE: _DependencyState.ValueType  # 4
+    """Not part of this deployment, e.g. the PostgreSQL notification listener
+    of a server on SQLite.
+    """
 
 class DependencyState(_DependencyState, metaclass=_DependencyStateEnumTypeWrapper):
     """DependencyState is the verdict of one dependency check."""
@@ -47,6 +51,10 @@ DEPENDENCY_STATE_DEGRADED: DependencyState.ValueType  # 2
 """Working with reduced function or speed."""
 DEPENDENCY_STATE_DOWN: DependencyState.ValueType  # 3
 """Not working, or the check timed out."""
+DEPENDENCY_STATE_NOT_APPLICABLE: DependencyState.ValueType  # 4
+"""Not part of this deployment, e.g. the PostgreSQL notification listener
+of a server on SQLite.
+"""
 Global___DependencyState: _TypeAlias = DependencyState  # noqa: Y015
 
 @_typing.final
@@ -61,7 +69,11 @@ class DependencyStatus(_message.Message):
     DETAIL_FIELD_NUMBER: _builtins.int
     CRITICAL_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Name of the dependency, e.g. `database`, `event_hub`."""
+    """Name of the dependency: `database` (round trip and migration head),
+    `notification_listener` (PostgreSQL LISTEN connection), `event_hub` (lag
+    of the hub behind the event log) or `agents` (online agents per
+    capability).
+    """
     state: Global___DependencyState.ValueType
     """Verdict of the check."""
     detail: _builtins.str
@@ -117,6 +129,7 @@ class GetStatusResponse(_message.Message):
     UPTIME_FIELD_NUMBER: _builtins.int
     READY_FIELD_NUMBER: _builtins.int
     DEPENDENCIES_FIELD_NUMBER: _builtins.int
+    CAPABILITIES_FIELD_NUMBER: _builtins.int
     version: _builtins.str
     """Server version."""
     ready: _builtins.bool
@@ -133,6 +146,12 @@ class GetStatusResponse(_message.Message):
     def dependencies(self) -> _containers.RepeatedCompositeFieldContainer[Global___DependencyStatus]:
         """One entry per dependency."""
 
+    @_builtins.property
+    def capabilities(self) -> _containers.RepeatedCompositeFieldContainer[Global___CapabilityStatus]:
+        """Online agents and queued tasks of the caller's workspace, one entry per
+        task kind that has queued tasks or registered agents, sorted by kind.
+        """
+
     def __init__(
         self,
         *,
@@ -141,11 +160,42 @@ class GetStatusResponse(_message.Message):
         uptime: _duration_pb2.Duration | None = ...,
         ready: _builtins.bool = ...,
         dependencies: _abc.Iterable[Global___DependencyStatus] | None = ...,
+        capabilities: _abc.Iterable[Global___CapabilityStatus] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["start_time", b"start_time", "uptime", b"uptime"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dependencies", b"dependencies", "ready", b"ready", "start_time", b"start_time", "uptime", b"uptime", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capabilities", b"capabilities", "dependencies", b"dependencies", "ready", b"ready", "start_time", b"start_time", "uptime", b"uptime", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetStatusResponse: _TypeAlias = GetStatusResponse  # noqa: Y015
+
+@_typing.final
+class CapabilityStatus(_message.Message):
+    """CapabilityStatus is the supply of agents for one task kind."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    ONLINE_AGENTS_FIELD_NUMBER: _builtins.int
+    QUEUED_TASKS_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """Task kind (an agent capability)."""
+    online_agents: _builtins.int
+    """Registered agents serving this kind that are online."""
+    queued_tasks: _builtins.int
+    """Tasks of this kind waiting in the queue."""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        online_agents: _builtins.int = ...,
+        queued_tasks: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "online_agents", b"online_agents", "queued_tasks", b"queued_tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CapabilityStatus: _TypeAlias = CapabilityStatus  # noqa: Y015
