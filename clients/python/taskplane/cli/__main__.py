@@ -1,0 +1,5 @@
+"""`python -m taskplane.cli`."""
+
+from taskplane.cli import main
+
+raise SystemExit(main())
