@@ -21,7 +21,7 @@ from taskplane.agent.files import FileTool, SandboxViolation
 from taskplane.agent.reporting import ActionStatus, RecordingReporter
 from taskplane.errors import TaskFailure
 
-SECRET = "top-secret-outside-the-root-4711"
+SECRET = "top-secret-outside-the-root-4711"  # pragma: allowlist secret
 
 
 @dataclass
