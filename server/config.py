@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 ENV_PREFIX = "TASKPLANE_"
+CLIENT_VARIABLES = frozenset({"TASKPLANE_ADDRESS", "TASKPLANE_API_KEY"})
+"""Read by the CLI and SDK, not by the server, which ignores them: a shell can
+export them and still start a server."""
 
 
 class SettingsError(ValueError):
@@ -141,6 +144,8 @@ class Settings:
         values: dict[str, object] = {}
         for key, raw in env.items():
             if not key.startswith(ENV_PREFIX) or key.startswith("TASKPLANE_TEST_"):
+                continue
+            if key in CLIENT_VARIABLES:
                 continue
             name = key.removeprefix(ENV_PREFIX).lower()
             if name not in fields:

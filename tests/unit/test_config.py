@@ -23,6 +23,8 @@ def test_values_are_parsed_by_type() -> None:
             "TASKPLANE_SHUTDOWN_GRACE_S": "2.5",
             "TASKPLANE_REFLECTION": "off",
             "TASKPLANE_TEST_DATABASE_URL": "ignored: belongs to the tests",
+            "TASKPLANE_ADDRESS": "ignored: belongs to the CLI",
+            "TASKPLANE_API_KEY": "ignored: belongs to the CLI",  # pragma: allowlist secret
         }
     )
     assert settings.data_dir == Path("/tmp/x")
