@@ -10,7 +10,7 @@ import json
 import os
 import signal
 import socket
-import subprocess
+import subprocess  # nosec B404
 import sys
 import tempfile
 import time
@@ -67,7 +67,7 @@ def main() -> int:
         env.pop("TASKPLANE_DATABASE_URL", None)
         server_log = Path(tmp) / "server.log"
         with server_log.open("wb") as log:
-            server = subprocess.Popen(
+            server = subprocess.Popen(  # nosec B603
                 [sys.executable, "-m", "server"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
         worker: subprocess.Popen[bytes] | None = None
@@ -75,7 +75,7 @@ def main() -> int:
             wait_started(server_log, server)
             print(f"demo: server on {address}, data in {tmp}", flush=True)
             with (Path(tmp) / "worker.log").open("wb") as log:
-                worker = subprocess.Popen(
+                worker = subprocess.Popen(  # nosec B603
                     [sys.executable, "-m", "taskplane.cli", "worker", "demo"],
                     env=env,
                     stdout=log,
@@ -83,12 +83,12 @@ def main() -> int:
                 )
             print("demo: demo agent started; creating a demo.ask task\n", flush=True)
             cli = [sys.executable, "-m", "taskplane.cli"]
-            created = subprocess.run(
+            created = subprocess.run(  # nosec B603
                 [*cli, "task", "create", "demo.ask", "--input", json.dumps(QUESTION), "--follow"],
                 env=env,
                 check=False,
             )
-            listed = subprocess.run(
+            listed = subprocess.run(  # nosec B603
                 [*cli, "--json", "task", "list", "--kind", "demo.ask"],
                 env=env,
                 check=True,
@@ -96,7 +96,7 @@ def main() -> int:
             )
             (task,) = json.loads(listed.stdout)["tasks"]
             print("\ndemo: the task afterwards:", flush=True)
-            subprocess.run([*cli, "task", "get", task["id"]], env=env, check=True)
+            subprocess.run([*cli, "task", "get", task["id"]], env=env, check=True)  # nosec B603
             print(f"\ndemo: done (exit {created.returncode})", flush=True)
             return created.returncode
         finally:
