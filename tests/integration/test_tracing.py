@@ -12,16 +12,15 @@ import grpc
 import pytest
 import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+import taskplane
 from server.app import TaskplaneServer
 from server.config import Settings
 from server.observability.tracing import tracer_provider
-from taskplane.channel import insecure_channel
 from taskplane.v1 import events_pb2, events_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 from tests.conftest import server_settings
 from tests.support.client import Api
@@ -49,8 +48,11 @@ async def traced(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Trac
     data_dir = tmp_path_factory.mktemp("data-traced")
     server = TaskplaneServer(server_settings(data_dir), tracer_provider=provider)
     await server.start()
-    client_spans = aio_client_interceptors(tracer_provider=provider)  # type: ignore[no-untyped-call]
-    channel = insecure_channel(server.address, admin_key(data_dir), interceptors=client_spans)
+    # The SDK's client: its channel carries the client spans and traceparent.
+    client = await taskplane.connect(
+        server.address, api_key=admin_key(data_dir), tracer_provider=provider
+    )
+    channel = client.channel
     try:
         yield Traced(
             exporter,
@@ -59,7 +61,7 @@ async def traced(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Trac
             events_pb2_grpc.EventServiceStub(channel),
         )
     finally:
-        await channel.close()
+        await client.close()
         await server.stop()
         provider.shutdown()
 

@@ -51,12 +51,12 @@ def _auth_interceptors(api_key: str | None) -> list[Any]:
     return [_UnaryMetadata(metadata), _StreamMetadata(metadata)]
 
 
-def _tracing_interceptors() -> list[Any]:
+def _tracing_interceptors(tracer_provider: Any) -> list[Any]:
     try:
         from opentelemetry.instrumentation.grpc import aio_client_interceptors
     except ImportError:  # pragma: no cover - the optional `tracing` extra is absent
         return []
-    return list(aio_client_interceptors())  # type: ignore[no-untyped-call]
+    return list(aio_client_interceptors(tracer_provider=tracer_provider))  # type: ignore[no-untyped-call]
 
 
 def insecure_channel(
@@ -89,11 +89,14 @@ def open_channel(
     api_key: str | None,
     tls: bool | TlsConfig = False,
     tracing: bool = True,
+    tracer_provider: Any = None,
     options: Sequence[tuple[str, Any]] = (),
 ) -> grpc.aio.Channel:
     """The channel of `taskplane.connect`: plaintext or TLS, authenticated,
-    with OpenTelemetry client spans when `tracing` and the extra is installed."""
-    interceptors = [*(_tracing_interceptors() if tracing else []), *_auth_interceptors(api_key)]
+    with OpenTelemetry client spans when `tracing` and the extra is installed
+    (on `tracer_provider`, else the global one)."""
+    spans = _tracing_interceptors(tracer_provider) if tracing else []
+    interceptors = [*spans, *_auth_interceptors(api_key)]
     options = [*RECONNECT_OPTIONS, *options]
     if tls is False:
         return grpc.aio.insecure_channel(address, interceptors=interceptors, options=options)

@@ -433,13 +433,22 @@ async def connect(
     retry: RetryPolicy | None = None,
     correlation_id: str | None = None,
     tracing: bool = True,
+    tracer_provider: Any = None,
     options: Sequence[tuple[str, Any]] = (),
 ) -> Client:
     """A client for the server at `address` ("host:port").
 
     `tls=True` uses the system roots; a `TlsConfig` sets custom roots and a
     client certificate for mTLS. `tracing` adds OpenTelemetry client spans and
-    W3C trace context when `opentelemetry-instrumentation-grpc` is installed.
+    W3C trace context when `opentelemetry-instrumentation-grpc` is installed,
+    on `tracer_provider` (an OpenTelemetry `TracerProvider`) or the global one.
     """
-    channel = open_channel(address, api_key=api_key, tls=tls, tracing=tracing, options=options)
+    channel = open_channel(
+        address,
+        api_key=api_key,
+        tls=tls,
+        tracing=tracing,
+        tracer_provider=tracer_provider,
+        options=options,
+    )
     return Client(channel, timeout_s=timeout_s, retry=retry, correlation_id=correlation_id)
