@@ -130,8 +130,15 @@ async def test_correlation_id_is_set_or_propagated(
 async def test_keys_and_workspaces(client: taskplane.Client) -> None:
     created = await client.create_api_key(workspaces_pb2.ROLE_VIEWER, "sdk viewer")
     assert created.secret
-    listed = await client.list_api_keys()
-    assert created.api_key.id in [k.id for k in listed.items]
+    key_ids: list[str] = []
+    token = ""
+    while True:
+        page = await client.list_api_keys(page_size=100, page_token=token)
+        key_ids.extend(key.id for key in page.items)
+        token = page.next_page_token
+        if not token:
+            break
+    assert created.api_key.id in key_ids
     revoked = await client.revoke_api_key(created.api_key.id)
     assert revoked.HasField("revoke_time")
     workspaces = await client.list_workspaces()

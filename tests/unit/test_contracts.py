@@ -11,6 +11,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 
 from server.api.registry import service_bindings
+from server.config import Settings
 from server.security.permissions import PERMISSIONS
 from taskplane.event_types import EVENT_TYPES, field_of_type, type_of_field
 from taskplane.v1 import agents_pb2, events_pb2, status_pb2, tasks_pb2, workspaces_pb2
@@ -129,7 +130,7 @@ def test_every_rpc_has_a_permission_entry() -> None:
 
 def test_every_rpc_is_implemented_by_its_servicer() -> None:
     class Stub:
-        settings = None
+        settings = Settings.from_env({})
 
     bindings = {b.full_name: b.servicer for b in service_bindings(Stub(), Stub(), Stub())}  # type: ignore[arg-type]
     for service in SERVICES:
