@@ -9,12 +9,15 @@ import os
 import signal
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import taskplane
 from taskplane import TaskContext, TaskFailure, Worker
+from taskplane.agent.commands import CommandTool
+from taskplane.agent.files import FileTool, SandboxViolation
 from taskplane.v1 import agents_pb2, tasks_pb2
 from tests.conftest import Deployment
 
@@ -226,3 +229,37 @@ async def test_worker_refuses_capabilities_without_handlers(client: taskplane.Cl
         await worker.run(install_signal_handlers=False)
     with pytest.raises(ValueError, match="already registered"):
         worker.register("a", lambda ctx: asyncio.sleep(0, None))
+
+
+async def test_sandboxed_tools_report_each_call_as_an_agent_action(
+    client: taskplane.Client, tmp_path: Path
+) -> None:
+    kind = unique_kind("tools")
+    worker = Worker(client, "tool-user", poll_wait_s=1)
+
+    @worker.handler(kind)
+    async def handle(ctx: TaskContext) -> Mapping[str, Any]:
+        files = FileTool(tmp_path, reporter=ctx)
+        commands = CommandTool(["echo"], tmp_path, reporter=ctx)
+        await files.write_text("notes/plan.txt", "step one")
+        text = await files.read_text("notes/plan.txt")
+        ran = await commands.run(["echo", text])
+        try:
+            await files.read_text("../outside.txt")
+        except SandboxViolation as violation:
+            return {"stdout": ran.stdout.strip(), "refused": violation.code}
+        raise AssertionError("the escape was not refused")
+
+    async with serving(worker):
+        created = await client.create_task(kind)
+        done = await client.wait_task(created.task.id, timeout_s=20)
+    assert dict(done.task.result) == {"stdout": "step one", "refused": "sandbox.path_escape"}
+    actions = await client.list_events(task_id=created.task.id, types=["agent.action"])
+    reported = [(e.agent_action.name, e.agent_action.status) for e in actions.events]
+    assert reported == [
+        ("file.write", agents_pb2.ACTION_STATUS_SUCCEEDED),
+        ("file.read", agents_pb2.ACTION_STATUS_SUCCEEDED),
+        ("command.run", agents_pb2.ACTION_STATUS_SUCCEEDED),
+        ("file.read", agents_pb2.ACTION_STATUS_FAILED),
+    ]
+    assert actions.events[-1].agent_action.error_message

@@ -1,15 +1,19 @@
-"""Resource limits applied to a sandboxed command between fork and exec.
+"""Resource limits applied to a sandboxed command before it runs.
 
 The limits are computed in the parent (clamped to the current hard limits,
-since an unprivileged process cannot raise them) so that the function run
-in the child only calls `setrlimit`: no imports, allocations of note or
-locks, which is what keeps `preexec_fn` safe enough even though the parent
-runs other threads (`asyncio.to_thread`, the child watcher).
+since an unprivileged process cannot raise them). Where util-linux's
+`prlimit` exists, the command runs under it (`prlimit --cpu=... -- cmd`):
+prlimit sets the limits on itself and execs the command, so no Python runs
+between fork and exec and the spawn can use vfork. That matters in a worker:
+a Python-level fork in a process with live gRPC channels runs gRPC's at-fork
+handlers, which can abort the child. Without prlimit, a `preexec_fn` that
+only calls `setrlimit` applies them instead.
 """
 
 from __future__ import annotations
 
 import resource
+import shutil
 from collections.abc import Callable
 
 Rlimit = tuple[int, tuple[int, int]]
@@ -51,3 +55,31 @@ def preexec(limits: tuple[Rlimit, ...]) -> Callable[[], None]:
             setrlimit(kind, values)
 
     return apply
+
+
+_PRLIMIT_NAMES = {
+    resource.RLIMIT_CPU: "cpu",
+    resource.RLIMIT_AS: "as",
+    resource.RLIMIT_FSIZE: "fsize",
+    resource.RLIMIT_NPROC: "nproc",
+    resource.RLIMIT_CORE: "core",
+}
+
+
+def _prlimit_value(value: int) -> str:
+    return "unlimited" if value == resource.RLIM_INFINITY else str(value)
+
+
+def launcher(
+    limits: tuple[Rlimit, ...], search_path: str
+) -> tuple[list[str], Callable[[], None] | None]:
+    """How to start a command under `limits`: an argv prefix and a
+    `preexec_fn` (one of the two is empty)."""
+    prlimit = shutil.which("prlimit", path=search_path)
+    if prlimit is None:
+        return [], preexec(limits)
+    options = [
+        f"--{_PRLIMIT_NAMES[kind]}={_prlimit_value(soft)}:{_prlimit_value(hard)}"
+        for kind, (soft, hard) in limits
+    ]
+    return [prlimit, *options, "--"], None

@@ -186,13 +186,14 @@ class CommandTool:
         self.max_output_bytes = max_output_bytes
         self._reporter = reporter
         self._env = _environment(self.cwd, env)
-        self._preexec = _limits.preexec(
+        self._launch_prefix, self._preexec = _limits.launcher(
             _limits.rlimits(
                 cpu_seconds=cpu_seconds,
                 memory_bytes=memory_bytes,
                 max_file_bytes=max_file_bytes,
                 max_processes=max_processes,
-            )
+            ),
+            SANDBOX_PATH,
         )
 
     async def run(self, argv: Sequence[str], stdin: str | None = None) -> CommandResult:
@@ -265,6 +266,7 @@ class CommandTool:
         try:
             # The program is an allowlisted absolute path, argv is passed without a shell.
             proc = await asyncio.create_subprocess_exec(
+                *self._launch_prefix,
                 program,
                 *args,
                 stdin=asyncio.subprocess.DEVNULL if data is None else asyncio.subprocess.PIPE,
@@ -273,7 +275,7 @@ class CommandTool:
                 cwd=self.cwd,
                 env=self._env,
                 start_new_session=True,
-                preexec_fn=self._preexec,  # only setrlimit calls, see _limits
+                preexec_fn=self._preexec,  # None, or only setrlimit calls: see _limits
             )
         except OSError as exc:
             raise TaskFailure(
