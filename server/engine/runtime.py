@@ -33,8 +33,9 @@ class Runtime:
         self.database = Database(settings)
         postgres = not self.database.is_sqlite
         self.tasks = TaskRepository(for_update=postgres)
-        self.agents = AgentRepository()
+        self.agents = AgentRepository(sqlite=not postgres)
         self.event_log = EventLog(postgres=postgres)
+        self.database.add_write_hooks(self.event_log.write_head, self.event_log.forget_head)
         self.hub = EventHub(self.database, self.event_log)
         self.observers: list[EngineObserver] = []
         #: Transactions of the engine waiting for or holding a connection.

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import builtins
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from server.core.model import Agent
+from server.store import driver
+from server.store.driver import sqlite_of
 from server.store.schema import agents
 
 
-def _from_row(row: sa.RowMapping) -> Agent:
+def _from_row(row: Mapping[str, Any] | sa.RowMapping) -> Agent:
     return Agent(
         id=row["id"],
         workspace_id=row["workspace_id"],
@@ -29,7 +32,16 @@ def _from_row(row: sa.RowMapping) -> Agent:
     )
 
 
+_COLUMNS = tuple(column.name for column in agents.columns)
+_GET_SQL = driver.select("agents", _COLUMNS, "workspace_id = ? AND id = ?")
+_TOUCH_SQL = driver.update("agents", ["last_seen_time"], "workspace_id = ? AND id = ?")
+
+
 class AgentRepository:
+    def __init__(self, *, sqlite: bool = False) -> None:
+        # The hot statements go straight to the SQLite driver.
+        self._sqlite = sqlite
+
     def insert(self, conn: Connection, agent: Agent) -> None:
         conn.execute(
             agents.insert().values(
@@ -48,6 +60,9 @@ class AgentRepository:
         )
 
     def get(self, conn: Connection, workspace_id: str, agent_id: str) -> Agent | None:
+        if self._sqlite:
+            found = sqlite_of(conn).execute(_GET_SQL, (workspace_id, agent_id)).fetchone()
+            return _from_row(dict(zip(_COLUMNS, found, strict=True))) if found else None
         query = sa.select(agents).where(
             agents.c.workspace_id == workspace_id, agents.c.id == agent_id
         )
@@ -64,6 +79,9 @@ class AgentRepository:
         return _from_row(row) if row else None
 
     def touch(self, conn: Connection, workspace_id: str, agent_id: str, now: int) -> bool:
+        if self._sqlite:
+            cursor = sqlite_of(conn).execute(_TOUCH_SQL, (now, workspace_id, agent_id))
+            return bool(cursor.rowcount)
         result = conn.execute(
             agents.update()
             .where(agents.c.workspace_id == workspace_id, agents.c.id == agent_id)

@@ -89,6 +89,16 @@ class Database:
             result: T = await self._sqlite_writer.submit(work)
             return result
 
+    def add_write_hooks(
+        self, before_commit: Callable[[sa.Connection], None], after_rollback: Callable[[], None]
+    ) -> None:
+        """SQLite: `before_commit` runs last in every write transaction and
+        `after_rollback` after any write unit rolled back, both on the writer
+        thread. PostgreSQL has several writers: nothing to follow."""
+        if self.is_sqlite:
+            self._sqlite_writer.before_commit.append(before_commit)
+            self._sqlite_writer.after_rollback.append(after_rollback)
+
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
         """Runs `work` in a read-only transaction (one snapshot)."""
         with outages():

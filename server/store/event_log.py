@@ -1,9 +1,16 @@
 """The event log: appends events with gap-free sequence numbers in commit
 order and reads them back by sequence.
 
-Sequences come from the single `log_head` row, updated (and so locked) as the
-last statement before commit: concurrent writers queue on that row, so a
-writer's numbers are allocated only after every earlier writer committed.
+PostgreSQL: sequences come from the single `log_head` row, updated (and so
+locked) as the last statement before commit: concurrent writers queue on that
+row, so a writer's numbers are allocated only after every earlier writer
+committed.
+
+SQLite: the writer thread is the only writer and commits in the order it
+runs units, so it allocates sequences from a head kept in memory and writes
+the `log_head` row once per transaction, just before commit. After any
+rollback the head is read again from the store (inside the transaction, so
+it counts the units of the group that are still in it).
 """
 
 from __future__ import annotations
@@ -16,11 +23,32 @@ from sqlalchemy import Connection
 from server.core import protos
 from server.core.ids import new_id
 from server.core.model import CallContext, EventDraft
+from server.store import driver
+from server.store.driver import sqlite_of
 from server.store.schema import events, log_head
 from taskplane.event_types import SCHEMA_VERSION, field_of_type
 from taskplane.v1 import events_pb2
 
 NOTIFY_CHANNEL = "taskplane_events"
+_EVENT_COLUMNS = (
+    "sequence",
+    "id",
+    "workspace_id",
+    "type",
+    "task_id",
+    "agent_id",
+    "workflow_id",
+    "correlation_id",
+    "time",
+    "body",
+)
+_INSERT_SQL = driver.insert("events", _EVENT_COLUMNS)
+_IN_ORDER = " ORDER BY sequence LIMIT ?"
+_STORED_HEAD_SQL = (
+    "SELECT MAX((SELECT sequence FROM log_head WHERE id = 1), "
+    "COALESCE((SELECT MAX(sequence) FROM events), 0))"
+)
+_WRITE_HEAD_SQL = driver.update("log_head", ["sequence"], "id = 1")
 
 
 def build_event(draft: EventDraft, ctx: CallContext, sequence: int, now: int) -> events_pb2.Event:
@@ -45,6 +73,11 @@ def build_event(draft: EventDraft, ctx: CallContext, sequence: int, now: int) ->
 class EventLog:
     def __init__(self, *, postgres: bool) -> None:
         self._postgres = postgres
+        # SQLite only, touched by the writer thread only: the last sequence
+        # allocated (None: read it from the store) and the one last written
+        # to `log_head` in the current transaction.
+        self._head: int | None = None
+        self._written: int | None = None
 
     def append(
         self,
@@ -57,6 +90,8 @@ class EventLog:
         transaction: it takes the log lock, held until commit."""
         if not drafts:
             return []
+        if not self._postgres:
+            return self._append_sqlite(conn, ctx, drafts, now)
         head = (
             conn.execute(
                 log_head.update()
@@ -92,6 +127,47 @@ class EventLog:
             conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(head))))
         return built
 
+    def _append_sqlite(
+        self, conn: Connection, ctx: CallContext, drafts: Sequence[EventDraft], now: int
+    ) -> list[events_pb2.Event]:
+        driver = sqlite_of(conn)
+        if self._head is None:
+            self._head = int(driver.execute(_STORED_HEAD_SQL).fetchone()[0])
+        first = self._head + 1
+        built = [
+            build_event(draft, ctx, first + offset, now) for offset, draft in enumerate(drafts)
+        ]
+        driver.executemany(
+            _INSERT_SQL,
+            [
+                (
+                    event.sequence,
+                    event.id,
+                    event.workspace_id,
+                    event.type,
+                    event.task_id,
+                    event.agent_id,
+                    event.workflow_id,
+                    event.correlation_id,
+                    now,
+                    event.SerializeToString(),
+                )
+                for event in built
+            ],
+        )
+        self._head = built[-1].sequence
+        return built
+
+    def write_head(self, conn: Connection) -> None:
+        """SQLite: the writer's last step before commit."""
+        if self._head is not None and self._head != self._written:
+            sqlite_of(conn).execute(_WRITE_HEAD_SQL, (self._head,))
+            self._written = self._head
+
+    def forget_head(self) -> None:
+        """SQLite: something rolled back; read the head again when needed."""
+        self._head = self._written = None
+
     def head(self, conn: Connection) -> int:
         query = sa.select(log_head.c.sequence).where(log_head.c.id == 1)
         return int((conn.execute(query)).scalar_one())
@@ -107,6 +183,21 @@ class EventLog:
         upto: int | None = None,
     ) -> list[tuple[int, bytes]]:
         """(sequence, serialized Event) pairs after a sequence, in order."""
+        if not self._postgres:
+            condition = "sequence > ?"
+            params: list[object] = [after]
+            if workspace_id is not None:
+                condition += " AND workspace_id = ?"
+                params.append(workspace_id)
+            if task_id:
+                condition += " AND task_id = ?"
+                params.append(task_id)
+            if upto is not None:
+                condition += " AND sequence <= ?"
+                params.append(upto)
+            sql = driver.select("events", ["sequence", "body"], condition + _IN_ORDER)
+            params.append(limit)
+            return sqlite_of(conn).execute(sql, params).fetchall()
         query = sa.select(events.c.sequence, events.c.body).where(events.c.sequence > after)
         if workspace_id is not None:
             query = query.where(events.c.workspace_id == workspace_id)

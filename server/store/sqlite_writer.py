@@ -5,6 +5,11 @@ Each unit of a group runs inside its own SAVEPOINT, so a unit that raises
 rolls back alone and its caller gets the exception; the others commit
 together. Callers are answered only after the commit, so a result is never
 reported before it is durable.
+
+Savepoints are issued on the driver connection: SQLAlchemy's nested
+transactions cost more than the statements they wrap. Hooks let state kept
+in memory by the writer's thread follow the transaction: `before_commit`
+runs last inside it, `after_rollback` after any unit or group rolled back.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class SqliteWriter:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self.before_commit: list[Callable[[sa.Connection], None]] = []
+        self.after_rollback: list[Callable[[], None]] = []
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._thread.start()
 
@@ -71,6 +78,10 @@ class SqliteWriter:
             if stop:
                 return
 
+    def _rolled_back(self) -> None:
+        for hook in self.after_rollback:
+            hook()
+
     def _execute(self, group: list[_Item]) -> None:
         outcomes: list[_Outcome] = []
         try:
@@ -79,20 +90,27 @@ class SqliteWriter:
                     unit, future, _ = group[0]
                     outcomes.append((future, unit(conn), None))
                 else:
+                    driver = conn.connection.driver_connection
+                    assert driver is not None
                     for unit, future, _ in group:
-                        savepoint = conn.begin_nested()
+                        driver.execute("SAVEPOINT unit")
                         try:
                             result = unit(conn)
                         except BaseException as error:
-                            savepoint.rollback()
+                            driver.execute("ROLLBACK TO unit")
+                            driver.execute("RELEASE unit")
+                            self._rolled_back()
                             outcomes.append((future, None, error))
                         else:
-                            savepoint.commit()
+                            driver.execute("RELEASE unit")
                             outcomes.append((future, result, None))
+                for hook in self.before_commit:
+                    hook(conn)
         except BaseException as error:
             # The unit of a single-unit group raised, or the commit failed:
             # nothing of the group was written. Whatever it was, the caller
             # gets it and the writer thread lives on.
+            self._rolled_back()
             outcomes = [(future, None, error) for _, future, _ in group]
         by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
         for (_, _, loop), outcome in zip(group, outcomes, strict=True):

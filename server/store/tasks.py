@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
 
 from server.core.model import Task, TaskError, TaskState
+from server.store import driver
+from server.store.driver import sqlite_of
 from server.store.schema import task_labels, tasks
 
 # Statements built once: rebuilding a 36-column statement per call costs more
@@ -20,45 +22,60 @@ _UPDATE = tasks.update().where(
     tasks.c.id == sa.bindparam("key_id"),
     tasks.c.workspace_id == sa.bindparam("key_workspace_id"),
 )
+_COLUMNS = tuple(column.name for column in tasks.columns)
+_KEY = ("id", "workspace_id")
+_VALUE_COLUMNS = tuple(name for name in _COLUMNS if name not in _KEY)
+# The same as SQL text for the SQLite driver, values in column order.
+_INSERT_SQL = driver.insert("tasks", _COLUMNS)
+_UPDATE_SQL = driver.update("tasks", _VALUE_COLUMNS, "id = ? AND workspace_id = ?")
+_GET_SQL = driver.select("tasks", _COLUMNS, "workspace_id = ? AND id = ?")
+_LEASED = (int(TaskState.RUNNING), int(TaskState.CANCEL_REQUESTED))
+if _COLUMNS[:2] != _KEY:  # update() passes the values after the key first
+    raise ImportError("tasks must start with its key columns")
+
+
+def _to_values(task: Task) -> tuple[Any, ...]:
+    """Column values in table order (see schema.tasks)."""
+    return (
+        task.id,
+        task.workspace_id,
+        task.kind,
+        task.input_json,
+        json.dumps(task.labels, sort_keys=True),
+        task.priority,
+        task.max_attempts,
+        task.attempt_budget,
+        task.initial_backoff_us,
+        task.max_backoff_us,
+        task.backoff_multiplier,
+        task.schedule_to_start_us,
+        task.run_timeout_us,
+        task.heartbeat_timeout_us,
+        int(task.state),
+        task.attempt,
+        task.result_json,
+        _error_json(task.error),
+        task.correlation_id,
+        task.traceparent,
+        task.request_id,
+        task.agent_id,
+        task.execution_id,
+        task.lease_id,
+        task.lease_expire_time,
+        task.run_deadline,
+        task.cancel_reason,
+        task.guard_findings_json,
+        task.create_time,
+        task.update_time,
+        task.start_time,
+        task.end_time,
+        task.available_time,
+        task.version,
+    )
 
 
 def _to_row(task: Task) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "workspace_id": task.workspace_id,
-        "kind": task.kind,
-        "input": task.input_json,
-        "labels": json.dumps(task.labels, sort_keys=True),
-        "priority": task.priority,
-        "max_attempts": task.max_attempts,
-        "attempt_budget": task.attempt_budget,
-        "initial_backoff_us": task.initial_backoff_us,
-        "max_backoff_us": task.max_backoff_us,
-        "backoff_multiplier": task.backoff_multiplier,
-        "schedule_to_start_us": task.schedule_to_start_us,
-        "run_timeout_us": task.run_timeout_us,
-        "heartbeat_timeout_us": task.heartbeat_timeout_us,
-        "state": int(task.state),
-        "attempt": task.attempt,
-        "result": task.result_json,
-        "error": _error_json(task.error),
-        "correlation_id": task.correlation_id,
-        "traceparent": task.traceparent,
-        "request_id": task.request_id,
-        "agent_id": task.agent_id,
-        "execution_id": task.execution_id,
-        "lease_id": task.lease_id,
-        "lease_expire_time": task.lease_expire_time,
-        "run_deadline": task.run_deadline,
-        "cancel_reason": task.cancel_reason,
-        "guard_findings": task.guard_findings_json,
-        "create_time": task.create_time,
-        "update_time": task.update_time,
-        "start_time": task.start_time,
-        "end_time": task.end_time,
-        "available_time": task.available_time,
-        "version": task.version,
-    }
+    return dict(zip(_COLUMNS, _to_values(task), strict=True))
 
 
 def _error_json(error: TaskError | None) -> str | None:
@@ -74,7 +91,11 @@ def _error_json(error: TaskError | None) -> str | None:
     )
 
 
-def _from_row(row: sa.RowMapping) -> Task:
+def _from_values(values: Sequence[Any]) -> Task:
+    return _from_row(dict(zip(_COLUMNS, values, strict=True)))
+
+
+def _from_row(row: Mapping[str, Any] | sa.RowMapping) -> Task:
     error = json.loads(row["error"]) if row["error"] else None
     return Task(
         id=row["id"],
@@ -119,14 +140,19 @@ def _from_row(row: sa.RowMapping) -> Task:
 class TaskRepository:
     def __init__(self, *, for_update: bool) -> None:
         # FOR UPDATE locks rows on PostgreSQL; SQLite already holds the
-        # database lock for the whole write transaction.
+        # database lock for the whole write transaction. The hot statements
+        # go straight to the SQLite driver.
         self._for_update = for_update
+        self._sqlite = not for_update
 
     def _lock(self, query: sa.Select[Any], *, skip_locked: bool = False) -> sa.Select[Any]:
         return query.with_for_update(skip_locked=skip_locked) if self._for_update else query
 
     def insert(self, conn: Connection, task: Task) -> None:
-        conn.execute(_INSERT, _to_row(task))
+        if self._sqlite:
+            sqlite_of(conn).execute(_INSERT_SQL, _to_values(task))
+        else:
+            conn.execute(_INSERT, _to_row(task))
         if task.labels:
             conn.execute(
                 task_labels.insert(),
@@ -137,6 +163,10 @@ class TaskRepository:
             )
 
     def update(self, conn: Connection, task: Task) -> None:
+        if self._sqlite:
+            values = _to_values(task)
+            sqlite_of(conn).execute(_UPDATE_SQL, (*values[2:], *values[:2]))
+            return
         row = _to_row(task)
         del row["id"], row["workspace_id"]
         conn.execute(_UPDATE, {**row, "key_id": task.id, "key_workspace_id": task.workspace_id})
@@ -144,6 +174,9 @@ class TaskRepository:
     def get(
         self, conn: Connection, workspace_id: str, task_id: str, *, lock: bool = False
     ) -> Task | None:
+        if self._sqlite:
+            found = sqlite_of(conn).execute(_GET_SQL, (workspace_id, task_id)).fetchone()
+            return _from_values(found) if found else None
         query = sa.select(tasks).where(tasks.c.workspace_id == workspace_id, tasks.c.id == task_id)
         if lock:
             query = self._lock(query)
@@ -195,6 +228,15 @@ class TaskRepository:
         self, conn: Connection, workspace_id: str, kinds: Sequence[str], now: int, limit: int
     ) -> builtins.list[Task]:
         """Queued tasks ready to run, highest priority then oldest, locked."""
+        if self._sqlite:
+            sql = driver.select(
+                "tasks",
+                _COLUMNS,
+                f"workspace_id = ? AND state = ? AND kind IN ({driver.marks(len(kinds))}) "
+                "AND available_time <= ? ORDER BY priority DESC, create_time, id LIMIT ?",
+            )
+            params = (workspace_id, int(TaskState.QUEUED), *kinds, now, limit)
+            return [_from_values(row) for row in sqlite_of(conn).execute(sql, params)]
         query = (
             sa.select(tasks)
             .where(
@@ -213,6 +255,15 @@ class TaskRepository:
         self, conn: Connection, workspace_id: str, kinds: Sequence[str], now: int
     ) -> bool:
         """Whether any task of these kinds is ready to lease (a cheap read)."""
+        if self._sqlite:
+            sql = driver.select(
+                "tasks",
+                ["id"],
+                f"workspace_id = ? AND state = ? AND kind IN ({driver.marks(len(kinds))}) "
+                "AND available_time <= ? LIMIT 1",
+            )
+            params = (workspace_id, int(TaskState.QUEUED), *kinds, now)
+            return sqlite_of(conn).execute(sql, params).fetchone() is not None
         query = (
             sa.select(tasks.c.id)
             .where(
@@ -264,6 +315,18 @@ class TaskRepository:
     def active_leases_by_agent(
         self, conn: Connection, workspace_id: str, agent_ids: Sequence[str]
     ) -> dict[str, int]:
+        if self._sqlite:
+            sql = driver.select(
+                "tasks",
+                ["agent_id"],
+                f"workspace_id = ? AND agent_id IN ({driver.marks(len(agent_ids))}) "
+                "AND state IN (?, ?)",
+            )
+            params = (workspace_id, *agent_ids, *_LEASED)
+            counts: dict[str, int] = {}
+            for (agent_id,) in sqlite_of(conn).execute(sql, params):
+                counts[agent_id] = counts.get(agent_id, 0) + 1
+            return counts
         query = (
             sa.select(tasks.c.agent_id, sa.func.count())
             .where(
