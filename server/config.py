@@ -57,7 +57,8 @@ class Settings:
     """Minimum level of log lines: debug, info, warning or error."""
 
     log_format: str = "json"
-    """`json` (one object per line) or `console` (for people at a terminal)."""
+    """`json` (one object per line), `console` (for people at a terminal) or
+    `auto` (console when stdout is a terminal, else json)."""
 
     max_message_bytes: int = 4 * 1024 * 1024
     """Largest request or response message; larger ones get RESOURCE_EXHAUSTED."""
@@ -159,8 +160,8 @@ class Settings:
         """Rejects values that cannot work, naming the variable."""
         if self.log_level not in {"debug", "info", "warning", "error"}:
             raise SettingsError("TASKPLANE_LOG_LEVEL must be debug, info, warning or error")
-        if self.log_format not in {"json", "console"}:
-            raise SettingsError("TASKPLANE_LOG_FORMAT must be json or console")
+        if self.log_format not in {"json", "console", "auto"}:
+            raise SettingsError("TASKPLANE_LOG_FORMAT must be json, console or auto")
         if self.max_message_bytes < 1024:
             raise SettingsError("TASKPLANE_MAX_MESSAGE_BYTES must be at least 1024")
         if ":" not in self.listen_address:
