@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import taskplane
 from server.app import TaskplaneServer
 from server.config import Settings
 from tests.support.client import Api, connect
@@ -67,6 +68,13 @@ async def deployment(
     settings = server_settings(data_dir)
     async with running_server(settings) as server:
         yield Deployment(backend, server, settings, admin_key(data_dir))
+
+
+@pytest.fixture
+async def client(deployment: Deployment) -> AsyncIterator[taskplane.Client]:
+    """The SDK's client with the admin key."""
+    async with await taskplane.connect(deployment.address, api_key=deployment.admin_key) as c:
+        yield c
 
 
 @pytest.fixture

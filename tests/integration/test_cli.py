@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +70,6 @@ async def cli(
         environ=environment(deployment) if environ is None else environ,
     )
     return Result(code, out.getvalue(), err.getvalue())
-
-
-@pytest.fixture
-async def client(deployment: Deployment) -> AsyncIterator[taskplane.Client]:
-    async with await taskplane.connect(deployment.address, api_key=deployment.admin_key) as c:
-        yield c
 
 
 def unique(name: str) -> str:

@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import signal
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,6 @@ from taskplane.retry import RetryPolicy
 from taskplane.v1 import agents_pb2, tasks_pb2, workspaces_pb2
 from tests.conftest import Deployment, server_settings
 from tests.support.servers import ServerProcess, admin_key, running_server
-
-
-@pytest.fixture
-async def client(deployment: Deployment) -> AsyncIterator[taskplane.Client]:
-    async with await taskplane.connect(deployment.address, api_key=deployment.admin_key) as c:
-        yield c
 
 
 def free_port() -> int:

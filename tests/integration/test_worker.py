@@ -19,13 +19,6 @@ from taskplane import TaskContext, TaskFailure, Worker
 from taskplane.agent.commands import CommandTool
 from taskplane.agent.files import FileTool, SandboxViolation
 from taskplane.v1 import agents_pb2, tasks_pb2
-from tests.conftest import Deployment
-
-
-@pytest.fixture
-async def client(deployment: Deployment) -> AsyncIterator[taskplane.Client]:
-    async with await taskplane.connect(deployment.address, api_key=deployment.admin_key) as c:
-        yield c
 
 
 def unique_kind(name: str) -> str:
