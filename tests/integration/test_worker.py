@@ -256,3 +256,33 @@ async def test_sandboxed_tools_report_each_call_as_an_agent_action(
         ("file.read", agents_pb2.ACTION_STATUS_FAILED),
     ]
     assert actions.events[-1].agent_action.error_message
+
+
+async def test_a_lost_lease_cancels_the_handler_and_the_retry_runs(
+    client: taskplane.Client,
+) -> None:
+    kind = unique_kind("lost")
+    # Heartbeats slower than the task's heartbeat timeout: the first lease lapses.
+    worker = Worker(client, "forgetful", concurrency=2, poll_wait_s=1, heartbeat_interval_s=1.0)
+    lost = asyncio.Event()
+
+    @worker.handler(kind)
+    async def handle(ctx: TaskContext) -> Mapping[str, Any]:
+        if ctx.attempt == 1:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                lost.set()
+                raise
+        return {"attempt": ctx.attempt}
+
+    async with serving(worker):
+        created = await client.create_task(
+            kind, heartbeat_timeout_s=0.3, max_attempts=2, initial_backoff_s=0.05
+        )
+        done = await client.wait_task(created.task.id, timeout_s=30)
+    assert lost.is_set()
+    assert done.task.state == tasks_pb2.TASK_STATE_SUCCEEDED
+    assert dict(done.task.result) == {"attempt": 2.0}
+    retried = await client.list_events(task_id=created.task.id, types=["task.retrying"])
+    assert retried.events[0].task_retrying.error.code == "lease_expired"

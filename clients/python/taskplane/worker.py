@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -45,6 +46,8 @@ _ACTION_STATUS = {
     ActionStatus.SUCCEEDED: agents_pb2.ACTION_STATUS_SUCCEEDED,
     ActionStatus.FAILED: agents_pb2.ACTION_STATUS_FAILED,
 }
+_log = logging.getLogger("taskplane.worker")
+
 _LEASE_GONE = (Aborted, NotFound)
 """What lease calls answer once the lease expired or the task moved on."""
 
@@ -154,6 +157,8 @@ class Worker:
         self._labels = dict(labels or {})
         self._handlers: dict[str, Handler] = {}
         self._running: dict[str, _Running] = {}
+        """By lease id: a task may come back to this worker under a new lease
+        while the handler of its lost one is still being stopped."""
         self._stopping = asyncio.Event()
         self._slot_free = asyncio.Event()
         self._leases_changed = asyncio.Event()
@@ -257,12 +262,12 @@ class Worker:
 
     def _start(self, lease: agents_pb2.Lease) -> None:
         job = asyncio.create_task(self._execute(lease), name=f"task {lease.task.id}")
-        self._running[lease.task.id] = _Running(lease, job)
+        self._running[lease.lease_id] = _Running(lease, job)
         self._leases_changed.set()
-        job.add_done_callback(lambda _: self._finished(lease.task.id))
+        job.add_done_callback(lambda _: self._finished(lease.lease_id))
 
-    def _finished(self, task_id: str) -> None:
-        self._running.pop(task_id, None)
+    def _finished(self, lease_id: str) -> None:
+        self._running.pop(lease_id, None)
         self._slot_free.set()
 
     async def _execute(self, lease: agents_pb2.Lease) -> None:
@@ -286,12 +291,14 @@ class Worker:
                 )
                 await self._fail(ctx, unexpected)
                 return
-            with contextlib.suppress(*_LEASE_GONE):
+            try:
                 await self.client.complete_task(ctx.lease_ref, result or {})
                 self.completed += 1
+            except TaskplaneError as error:
+                self._not_reported(ctx, "completion", error)
 
     async def _cancelled(self, ctx: TaskContext) -> None:
-        running = self._running.get(ctx.task_id)
+        running = self._running.get(ctx.lease.lease_id)
         reason = running.stop_reason if running else ""
         if reason == "cancelled":
             await self._fail(ctx, TaskFailure("cancelled on request", code="cancelled"))
@@ -303,7 +310,7 @@ class Worker:
             raise asyncio.CancelledError
 
     async def _fail(self, ctx: TaskContext, failure: TaskFailure) -> None:
-        with contextlib.suppress(*_LEASE_GONE):
+        try:
             await self.client.fail_task(
                 ctx.lease_ref,
                 failure.message,
@@ -312,9 +319,19 @@ class Worker:
                 details=failure.details,
             )
             self.failed += 1
+        except TaskplaneError as error:
+            self._not_reported(ctx, "failure", error)
 
-    def _interrupt(self, task_id: str, reason: str) -> None:
-        running = self._running.get(task_id)
+    @staticmethod
+    def _not_reported(ctx: TaskContext, outcome: str, error: TaskplaneError) -> None:
+        """The server did not take the outcome: the lease is gone (another
+        attempt owns the task now) or the server stayed unreachable (the lease
+        will lapse and the task be retried). Either way there is nothing to do."""
+        level = logging.INFO if isinstance(error, _LEASE_GONE) else logging.WARNING
+        _log.log(level, "%s of task %s not recorded: %s", outcome, ctx.task_id, error)
+
+    def _interrupt(self, lease_id: str, reason: str) -> None:
+        running = self._running.get(lease_id)
         if running is not None and not running.stop_reason:
             running.stop_reason = reason
             running.job.cancel()
@@ -335,8 +352,8 @@ class Worker:
 
     async def _beat(self) -> None:
         refs = [
-            agents_pb2.LeaseRef(task_id=task_id, lease_id=r.lease.lease_id)
-            for task_id, r in self._running.items()
+            agents_pb2.LeaseRef(task_id=r.lease.task.id, lease_id=lease_id)
+            for lease_id, r in self._running.items()
         ]
         try:
             updates = await self.client.heartbeat(self.agent_id, refs)
@@ -344,11 +361,11 @@ class Worker:
             return
         for update in updates:
             if update.status == agents_pb2.LEASE_STATUS_CANCEL_REQUESTED:
-                self._interrupt(update.task_id, "cancelled")
+                self._interrupt(update.lease_id, "cancelled")
             elif update.status == agents_pb2.LEASE_STATUS_LOST:
-                self._interrupt(update.task_id, "lease_lost")
-            elif update.HasField("expire_time") and update.task_id in self._running:
-                self._running[update.task_id].lease.expire_time.CopyFrom(update.expire_time)
+                self._interrupt(update.lease_id, "lease_lost")
+            elif update.HasField("expire_time") and update.lease_id in self._running:
+                self._running[update.lease_id].lease.expire_time.CopyFrom(update.expire_time)
 
     def _next_heartbeat_s(self) -> float:
         """A third of the shortest remaining lease, so two beats may be lost."""
@@ -366,8 +383,8 @@ class Worker:
         jobs = [r.job for r in self._running.values()]
         if jobs:
             await asyncio.wait(jobs, timeout=self._drain_timeout_s)
-        for task_id in list(self._running):
-            self._interrupt(task_id, "drain")
+        for lease_id in list(self._running):
+            self._interrupt(lease_id, "drain")
         leftovers = [r.job for r in self._running.values()]
         if leftovers:
             await asyncio.wait(leftovers)
