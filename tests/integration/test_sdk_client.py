@@ -230,3 +230,34 @@ async def test_subscription_resumes_across_a_server_restart(tmp_path: Path) -> N
     assert subscription.reconnects >= 1
     assert received == [event.sequence for event in stored.events]
     assert len(received) == 40
+
+
+async def test_with_options_sets_a_deadline_and_correlation_for_some_calls(
+    client: taskplane.Client,
+) -> None:
+    short = client.with_options(correlation_id="sdk-options")
+    tagged = (await short.create_task("sdk.options")).task
+    assert tagged.correlation_id == "sdk-options"
+    assert short.channel is client.channel
+
+    # An HTTP/2 peer that sends its (empty) SETTINGS and then never answers a
+    # call: only the deadline ends it.
+    connections: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        writer.write(b"\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        await writer.drain()
+
+    mute = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = mute.sockets[0].getsockname()[1]
+    try:
+        async with await taskplane.connect(f"127.0.0.1:{port}", api_key="k") as stuck:
+            with pytest.raises(errors.DeadlineExceeded):
+                await stuck.with_options(timeout_s=0.3).get_status()
+    finally:
+        mute.close()
+        for writer in connections:
+            writer.close()
+            await writer.wait_closed()
+        await mute.wait_closed()

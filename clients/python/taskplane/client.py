@@ -78,6 +78,22 @@ class Client:
         self._workspaces = workspaces_pb2_grpc.WorkspaceServiceStub(channel)
         self._status = status_pb2_grpc.StatusServiceStub(channel)
 
+    def with_options(
+        self,
+        *,
+        timeout_s: float | None = None,
+        retry: RetryPolicy | None = None,
+        correlation_id: str | None = None,
+    ) -> Client:
+        """A client on the same channel with other defaults, e.g. a shorter
+        deadline for one call: `await client.with_options(timeout_s=2).get_task(id)`."""
+        return Client(
+            self.channel,
+            timeout_s=self._invoke.timeout_s if timeout_s is None else timeout_s,
+            retry=retry or self._invoke.retry,
+            correlation_id=correlation_id or self.correlation_id,
+        )
+
     async def close(self) -> None:
         await self.channel.close()
 
