@@ -110,13 +110,14 @@ class EventServicer(events_pb2_grpc.EventServiceServicer):
             after=after,
             batch_size=batch_size,
             heartbeat_interval_s=interval_s,
+            encode=encode_batch,
             end_when_caught_up=terminal_before,
         )
         self._rt.hub.attach(subscription)
         try:
             async for item in subscription:
                 if isinstance(item, Batch):
-                    yield encode_batch(item.entries)
+                    yield item.payload
                 elif isinstance(item, End):
                     yield events_pb2.SubscribeResponse(
                         end_of_stream=events_pb2.EndOfStream(

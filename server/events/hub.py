@@ -4,7 +4,18 @@ ring buffer of recent events and wakes everyone waiting for new ones.
 Subscribers keep only a cursor (the last sequence they scanned). They read
 from the buffer while their cursor lies inside it and from the store when
 they fall behind it, so a slow subscriber costs no memory and a fast one
-never touches the database. Local writers call `notify()` after commit; on
+never touches the database.
+
+On SQLite the writer, which commits on the loop, hands the hub each
+committed transaction's events (`publish`) instead of the hub reading them.
+
+Fan-out: waiters are plain futures woken in one pass; subscriptions at the
+same cursor with the same filter share one encoded batch (`shared`); and
+after waking many waiters the hub holds new events back for a while
+(proportional to the waiters, capped), so that a round of deliveries to
+every stream does not follow each commit and the loop keeps time to accept
+and run the calls that commit (a round to 1,000 streams costs tens of
+milliseconds of CPU). Local writers call `notify()` after commit; on
 PostgreSQL other replicas' commits arrive through LISTEN/NOTIFY, and a
 periodic poll covers anything missed. After a database outage the LISTEN
 connection is reopened with backoff and the hub loads everything committed
@@ -17,8 +28,8 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol, TypeVar, cast
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -29,9 +40,20 @@ from server.store.event_log import NOTIFY_CHANNEL, EventLog
 from taskplane.v1 import events_pb2
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+_MISSING = object()
 #: Backoff between attempts to reopen the LISTEN connection.
 LISTEN_RETRY_MIN_S = 0.1
 LISTEN_RETRY_MAX_S = 5.0
+#: After new events woke at least LINGER_MIN_WAITERS waiters, the next ones
+#: are held back for about as long as delivering to that many streams takes
+#: (LINGER_PER_WAITER_S each, at most LINGER_MAX_S): deliveries then get
+#: about half of the loop, the calls that commit the rest.
+LINGER_MIN_WAITERS = 64
+LINGER_PER_WAITER_S = 70e-6
+LINGER_MAX_S = 0.1
+#: Shared batches kept (they are only reused within a round).
+SHARED_MAX = 64
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,8 +86,12 @@ class EventHub:
         self._poll_interval_s = poll_interval_s
         self._entries: list[LogEntry] = []
         self._head = 0
+        # Loaded or published but held back while the hub lingers.
+        self._held: list[LogEntry] = []
+        self._linger: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
-        self._advanced: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._shared: dict[Hashable, Any] = {}
         self._task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
         self._listener: AsyncConnection | None = None
@@ -125,18 +151,79 @@ class EventHub:
         if self._listener is not None:
             with contextlib.suppress(Exception):
                 await self._listener.close()
-        if not self._advanced.done():
-            self._advanced.cancel()
+        if self._linger is not None:
+            self._linger.cancel()
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            waiter.cancel()
 
     def close_streams(self) -> None:
         """Ends every subscription (they answer UNAVAILABLE; clients resume)."""
         self.closing.set()
         self._wake_waiters()
 
-    def _wake_waiters(self) -> None:
-        advanced, self._advanced = self._advanced, asyncio.get_running_loop().create_future()
-        if not advanced.done():
-            advanced.set_result(None)
+    def publish(self, entries: list[LogEntry]) -> None:
+        """Events this process just committed, in commit order (SQLite, the
+        only writer); a gap (after a rollback) makes the hub read the store."""
+        if entries[0].sequence != self._loaded + 1:
+            self.notify()
+            return
+        self._extend(entries)
+
+    @property
+    def _loaded(self) -> int:
+        return self._held[-1].sequence if self._held else self._head
+
+    def _extend(self, entries: list[LogEntry]) -> None:
+        self._held += entries
+        if self._linger is None:
+            self._reveal()
+
+    def _reveal(self) -> None:
+        """Makes the held entries visible and wakes the waiters; lingers
+        after waking many (see the module docstring)."""
+        self._linger = None
+        if not self._held:
+            return
+        self._entries += self._held
+        self._head = self._held[-1].sequence
+        self._held = []
+        if len(self._entries) > 2 * self._buffer_size:
+            del self._entries[: len(self._entries) - self._buffer_size]
+        self._shared.clear()
+        woken = self._wake_waiters()
+        if woken >= LINGER_MIN_WAITERS:
+            delay = min(LINGER_MAX_S, woken * LINGER_PER_WAITER_S)
+            self._linger = asyncio.get_running_loop().call_later(delay, self._reveal)
+
+    def _wake_waiters(self) -> int:
+        waiters, self._waiters = self._waiters, set()
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        return len(waiters)
+
+    async def _wait(self, deadline: float) -> None:
+        """Until the next wake-up or the deadline (loop time)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.add(waiter)
+        timer = loop.call_at(deadline, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiters.discard(waiter)
+
+    def shared(self, key: Hashable, build: Callable[[], T]) -> T:
+        """`build()`, computed once for every caller with the same key while
+        the head stays where it is (key it by what the value depends on)."""
+        found = self._shared.get(key, _MISSING)
+        if found is _MISSING:
+            if len(self._shared) >= SHARED_MAX:
+                self._shared.clear()
+            found = self._shared[key] = build()
+        return cast(T, found)
 
     def notify(self) -> None:
         """Something was committed: load it soon."""
@@ -207,17 +294,17 @@ class EventHub:
 
     async def _load(self) -> None:
         while True:
+            after = self._loaded
             rows = await self._database.read(
-                functools.partial(self._log.read, after=self._head, limit=1000)
+                functools.partial(self._log.read, after=after, limit=1000)
             )
+            # Events published meanwhile (SQLite) are already there.
+            rows = [row for row in rows if row[0] > self._loaded]
             if not rows:
                 return
-            for sequence, body in rows:
-                self._entries.append(LogEntry(sequence, events_pb2.Event.FromString(body), body))
-            self._head = rows[-1][0]
-            if len(self._entries) > 2 * self._buffer_size:
-                del self._entries[: len(self._entries) - self._buffer_size]
-            self._wake_waiters()
+            self._extend(
+                [LogEntry(seq, events_pb2.Event.FromString(body), body) for seq, body in rows]
+            )
             if len(rows) < 1000:
                 return
 
@@ -239,8 +326,7 @@ class EventHub:
             remaining = deadline - loop.time()
             if self._head > sequence or closing or remaining <= 0:
                 return self._head > sequence or closing
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._advanced), remaining)
+            await self._wait(deadline)
 
     async def wait_for_event(
         self, after: int, predicate: Callable[[events_pb2.Event], bool], timeout: float
@@ -261,6 +347,11 @@ class EventHub:
             remaining = deadline - loop.time()
             if remaining <= 0 or not await self.wait_beyond(cursor, remaining, until_close=False):
                 return False
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 async def _discard(connection: AsyncConnection) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Callable
 
 from server.core.errors import Unavailable
 from server.core.model import TERMINAL_EVENT_TYPES
@@ -19,6 +20,8 @@ from taskplane.v1 import events_pb2
 @dataclasses.dataclass(frozen=True)
 class Batch:
     entries: list[LogEntry]
+    #: The batch as the transport sends it.
+    payload: bytes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Subscription:
         after: int,
         batch_size: int,
         heartbeat_interval_s: float,
+        encode: Callable[[list[LogEntry]], bytes],
         end_when_caught_up: bool = False,
     ) -> None:
         self._hub = hub
@@ -55,6 +59,7 @@ class Subscription:
         self.cursor = after
         self._batch_size = batch_size
         self._heartbeat_interval_s = heartbeat_interval_s
+        self._encode = encode
         # A task subscription ends after the task's terminal event, or, when
         # the task was terminal before the subscription began, once caught up.
         self._end_when_caught_up = end_when_caught_up
@@ -79,6 +84,18 @@ class Subscription:
             self.cursor = max(self.cursor, upto)
         return entries
 
+    def _batches(self, entries: list[LogEntry]) -> tuple[list[Batch], bool]:
+        """The matching entries in encoded batches, and whether the task of a
+        task subscription reached a terminal event among `entries`."""
+        matching = [entry for entry in entries if self._filter.matches(entry.event)]
+        finished = bool(self._filter.task_id) and any(
+            entry.event.type in TERMINAL_EVENT_TYPES and self._filter.in_scope(entry.event)
+            for entry in entries
+        )
+        size = self._batch_size
+        chunks = [matching[start : start + size] for start in range(0, len(matching), size)]
+        return [Batch(chunk, self._encode(chunk)) for chunk in chunks], finished
+
     async def __aiter__(self) -> AsyncIterator[Item]:
         loop = asyncio.get_running_loop()
         last_sent = loop.time()
@@ -88,20 +105,27 @@ class Subscription:
                     f"the server is shutting down; resume after sequence {self.cursor}",
                     retry_after_s=0.5,
                 )
-            entries = self._hub.read(self.cursor, self._batch_size * 4)
-            if entries is None:
+            after = self.cursor
+            buffered = self._hub.read(after, self._batch_size * 4)
+            if buffered is None:
                 entries = await self._read_store()
-                scanned_to = entries[-1].sequence if entries else self.cursor
+                batches, finished = self._batches(entries)
             else:
-                scanned_to = entries[-1].sequence if entries else self.cursor
-            self.cursor = max(self.cursor, scanned_to)
-            matching = [entry for entry in entries if self._filter.matches(entry.event)]
-            finished = self._filter.task_id and any(
-                entry.event.type in TERMINAL_EVENT_TYPES and self._filter.in_scope(entry.event)
-                for entry in entries
-            )
-            for start in range(0, len(matching), self._batch_size):
-                yield Batch(matching[start : start + self._batch_size])
+                entries = buffered
+                # Subscriptions at the same cursor with the same filter (a
+                # fan-out) get the same batches: build them once.
+                key = (
+                    self._filter,
+                    self._batch_size,
+                    after,
+                    entries[-1].sequence if entries else 0,
+                )
+                build = functools.partial(self._batches, buffered)
+                batches, finished = self._hub.shared(key, build)
+            if entries:
+                self.cursor = max(self.cursor, entries[-1].sequence)
+            for batch in batches:
+                yield batch
                 last_sent = loop.time()
             if finished:
                 yield End("task_terminal", self.cursor)
