@@ -89,7 +89,7 @@ class AgentCommands:
                 return None, {}
             return agent, self._rt.tasks.active_leases_by_agent(conn, workspace_id, [agent.id])
 
-        agent, counts = await self._rt.read(work)
+        agent, counts = await self._rt.read_point(work)
         if agent is None:
             raise NotFound("agent", agent_id)
         agent.active_leases = counts.get(agent.id, 0)
@@ -153,7 +153,7 @@ class AgentCommands:
             # Only the first attempt writes unconditionally (it also marks the
             # agent as seen); later ones look before they take the write lock,
             # so many waiting agents do not queue writes for one new task.
-            if first or await self._rt.read(
+            if first or await self._rt.read_point(
                 lambda conn: self._rt.tasks.has_queued(conn, ctx.workspace_id, wanted, now_us())
             ):
                 grants = await self._try_acquire(ctx, agent, wanted, max_tasks)

@@ -12,7 +12,7 @@ from server.config import Settings
 from server.core.clock import now_us
 from server.core.model import CallContext, EventDraft
 from server.engine.observer import EngineObserver
-from server.events.hub import EventHub
+from server.events.hub import EventHub, LogEntry
 from server.store.agents import AgentRepository
 from server.store.database import Database
 from server.store.event_log import EventLog
@@ -35,8 +35,10 @@ class Runtime:
         self.tasks = TaskRepository(for_update=postgres)
         self.agents = AgentRepository(sqlite=not postgres)
         self.event_log = EventLog(postgres=postgres)
-        self.database.add_write_hooks(self.event_log.write_head, self.event_log.forget_head)
         self.hub = EventHub(self.database, self.event_log)
+        self.database.add_write_hooks(
+            self.event_log.write_head, self._publish_committed, self._rolled_back
+        )
         self.observers: list[EngineObserver] = []
         #: Transactions of the engine waiting for or holding a connection.
         self.database_calls_in_flight = 0
@@ -62,15 +64,32 @@ class Runtime:
         async with self._database_call():
             result, events = await self.database.write(unit)
         if events:
-            self.hub.notify()
+            if not self.database.is_sqlite:
+                self.hub.notify()
             for observer in self.observers:
                 observer.events_appended(events)
         return result, events
+
+    def _publish_committed(self) -> None:
+        # SQLite: this process is the only writer and commits on the loop, in
+        # order; the hub takes the events as committed instead of reading them.
+        committed = self.event_log.take_committed()
+        if committed:
+            self.hub.publish([LogEntry(*entry) for entry in committed])
+
+    def _rolled_back(self) -> None:
+        self.event_log.forget_head()
+        self.hub.notify()
 
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
         """Runs `work` in a read-only transaction."""
         async with self._database_call():
             return await self.database.read(work)
+
+    async def read_point(self, work: Callable[[sa.Connection], T]) -> T:
+        """`read` for a few rows found by key (see Database.read_point)."""
+        async with self._database_call():
+            return await self.database.read_point(work)
 
     @contextlib.asynccontextmanager
     async def _database_call(self) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 
 import sqlalchemy as sa
 import sqlalchemy.exc
@@ -95,7 +96,7 @@ class TaskCommands:
 
         try:
             result, _ = await self._rt.transact(ctx, work)
-        except sqlalchemy.exc.IntegrityError:
+        except (sqlalchemy.exc.IntegrityError, sqlite3.IntegrityError):
             # A concurrent create with the same request id won the race.
             if not request_id:
                 raise
@@ -108,7 +109,9 @@ class TaskCommands:
         return result
 
     async def get(self, workspace_id: str, task_id: str) -> Task:
-        task = await self._rt.read(lambda conn: self._rt.tasks.get(conn, workspace_id, task_id))
+        task = await self._rt.read_point(
+            lambda conn: self._rt.tasks.get(conn, workspace_id, task_id)
+        )
         if task is None:
             raise NotFound("task", task_id)
         return task

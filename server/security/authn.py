@@ -32,7 +32,7 @@ class ApiKeyAuthenticator:
         if cached is not None and time.monotonic() - cached[0] < CACHE_TTL_S:
             return cached[1]
         try:
-            record = await self._rt.read(lambda conn: self._repo.key_by_id(conn, key_id))
+            record = await self._rt.read_point(lambda conn: self._repo.key_by_id(conn, key_id))
         except DatabaseUnavailable:
             if cached is None:
                 raise

@@ -3,12 +3,11 @@
 Repositories are plain synchronous SQLAlchemy Core code taking a
 `Connection`; a unit of work is one function run in one transaction:
 
-- SQLite: on threads with the stdlib driver, so a whole transaction costs one
-  hop off the event loop instead of several per statement. All writes run on
-  one thread (see sqlite_writer: group commit), taking the database lock up
-  front (`BEGIN IMMEDIATE`), so writers queue in order instead of failing
-  with "database is locked"; reads run on a small pool of other threads,
-  beside the writer thanks to WAL.
+- SQLite: with the stdlib driver. All writes run on the event loop's thread
+  (see sqlite_writer: group commit, checkpoints on a thread of their own),
+  taking the database lock up front (`BEGIN IMMEDIATE`), so writers queue in
+  order; reads run on a small pool of threads, beside the writer thanks to
+  WAL.
 - PostgreSQL: on the asyncpg engine through `run_sync`, which drives the same
   synchronous code on the event loop. Pooled connections are pinged on
   checkout, so those broken by an outage are replaced once it is over.
@@ -22,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -58,7 +58,7 @@ class Database:
                 sync_url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False}
             )
             sa.event.listen(self._writer, "connect", _sqlite_pragmas)
-            sa.event.listen(self._writer, "begin", _begin_immediate)
+            sa.event.listen(self._writer, "connect", _writer_pragmas)
             self._reader = sa.create_engine(
                 sync_url,
                 pool_size=READ_THREADS,
@@ -67,7 +67,7 @@ class Database:
             )
             sa.event.listen(self._reader, "connect", _sqlite_pragmas)
             sa.event.listen(self._reader, "begin", _begin_deferred)
-            self._sqlite_writer = SqliteWriter(self._writer)
+            self._sqlite_writer = SqliteWriter(self._writer, self._reader)
             self._read_threads = concurrent.futures.ThreadPoolExecutor(
                 READ_THREADS, "sqlite-reader"
             )
@@ -90,13 +90,17 @@ class Database:
             return result
 
     def add_write_hooks(
-        self, before_commit: Callable[[sa.Connection], None], after_rollback: Callable[[], None]
+        self,
+        before_commit: Callable[[sa.Connection], None],
+        after_commit: Callable[[], None],
+        after_rollback: Callable[[], None],
     ) -> None:
-        """SQLite: `before_commit` runs last in every write transaction and
-        `after_rollback` after any write unit rolled back, both on the writer
-        thread. PostgreSQL has several writers: nothing to follow."""
+        """SQLite: `before_commit` runs last in every write transaction,
+        `after_commit` once it committed and `after_rollback` after any write
+        unit rolled back. PostgreSQL has several writers: nothing to follow."""
         if self.is_sqlite:
             self._sqlite_writer.before_commit.append(before_commit)
+            self._sqlite_writer.after_commit.append(after_commit)
             self._sqlite_writer.after_rollback.append(after_rollback)
 
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
@@ -109,6 +113,14 @@ class Database:
             return await loop.run_in_executor(
                 self._read_threads, _in_transaction, self._reader, work
             )
+
+    async def read_point(self, work: Callable[[sa.Connection], T]) -> T:
+        """`read` for a few rows found by key: on SQLite it runs at once on the
+        loop's thread (a hop to a reader thread costs more than the read)."""
+        if self.async_engine is not None:
+            return await self.read(work)
+        with outages():
+            return self._sqlite_writer.read_now(work)
 
     async def dispose(self) -> None:
         if self.async_engine is not None:
@@ -129,6 +141,9 @@ def is_outage(error: BaseException) -> bool:
         ):
             return True
         error = error.orig or error
+    # The same from the SQLite driver, used directly on the hot paths.
+    if isinstance(error, sqlite3.OperationalError | sqlite3.InterfaceError):
+        return True
     # A full pool, a refused or timed-out connect (TimeoutError is an OSError),
     # or a connection that broke mid-operation: SQLAlchemy 2.0.49 passes
     # asyncpg's InternalClientError through untranslated (sqlalchemy#13241).
@@ -166,8 +181,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _writer_pragmas(dbapi_connection: Any, _record: object) -> None:
+    # The writer runs on the event loop: it must neither wait for another
+    # process's lock nor checkpoint (see sqlite_writer).
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
 
 
 def _begin_deferred(connection: sa.Connection) -> None:

@@ -78,6 +78,9 @@ class EventLog:
         # to `log_head` in the current transaction.
         self._head: int | None = None
         self._written: int | None = None
+        # SQLite: (sequence, event, serialized event) appended in the current
+        # transaction, for the hub once it committed.
+        self._appended: list[tuple[int, events_pb2.Event, bytes]] = []
 
     def append(
         self,
@@ -137,6 +140,7 @@ class EventLog:
         built = [
             build_event(draft, ctx, first + offset, now) for offset, draft in enumerate(drafts)
         ]
+        bodies = [event.SerializeToString() for event in built]
         driver.executemany(
             _INSERT_SQL,
             [
@@ -150,13 +154,19 @@ class EventLog:
                     event.workflow_id,
                     event.correlation_id,
                     now,
-                    event.SerializeToString(),
+                    body,
                 )
-                for event in built
+                for event, body in zip(built, bodies, strict=True)
             ],
         )
         self._head = built[-1].sequence
+        self._appended += zip((event.sequence for event in built), built, bodies, strict=True)
         return built
+
+    def take_committed(self) -> list[tuple[int, events_pb2.Event, bytes]]:
+        """SQLite, after commit: what the transaction appended, in order."""
+        appended, self._appended = self._appended, []
+        return appended
 
     def write_head(self, conn: Connection) -> None:
         """SQLite: the writer's last step before commit."""
@@ -165,8 +175,11 @@ class EventLog:
             self._written = self._head
 
     def forget_head(self) -> None:
-        """SQLite: something rolled back; read the head again when needed."""
+        """SQLite: something rolled back; read the head again when needed
+        (what the transaction appended so far is dropped: the hub then reads
+        the store)."""
         self._head = self._written = None
+        self._appended = []
 
     def head(self, conn: Connection) -> int:
         query = sa.select(log_head.c.sequence).where(log_head.c.id == 1)
