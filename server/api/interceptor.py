@@ -5,6 +5,7 @@ log line per call. One wrapper per call keeps the overhead to a minimum."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import uuid
@@ -26,6 +27,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 log = structlog.get_logger("taskplane.access")
+_ACCESS_LOGGER = logging.getLogger("taskplane.access")
 CORRELATION_HEADER = "x-correlation-id"
 _VALID_CORRELATION = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
 
@@ -64,6 +66,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._rate_limiter = rate_limiter
         self._stream_limiter = stream_limiter
         self._observer = observer
+        # Wrapped handlers by method, with the handler each one wraps: the
+        # same handler comes back for every call of a method.
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
 
     async def intercept_service(
         self,
@@ -74,6 +79,16 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         method: str = details.method
         if handler is None or method.startswith(self._public_prefixes):
             return handler
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        if len(self._wrapped) > 1000:
+            self._wrapped.clear()
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: Handler) -> Handler:
         deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary is not None:
             return _replace(
@@ -177,7 +192,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     def _finish(self, method: str, code: grpc.StatusCode, started: float) -> None:
         duration_s = time.perf_counter() - started
-        log.info("rpc.access", code=code.name, duration_ms=round(duration_s * 1000, 3))
+        # structlog runs its processors before the level filter: skip them.
+        if _ACCESS_LOGGER.isEnabledFor(logging.INFO):
+            log.info("rpc.access", code=code.name, duration_ms=round(duration_s * 1000, 3))
         if self._observer is not None:
             self._observer.call_finished(method, code, duration_s)
 
