@@ -23,6 +23,8 @@ WORK_EVENT_TYPES = frozenset({"task.created", "task.retrying", "task.requeued"})
 #: How often a waiting AcquireTasks looks again without a wake-up (e.g. for
 #: backoffs that end without an event).
 ACQUIRE_POLL_S = 0.5
+#: How long a waiting AcquireTasks lets work gather after a wake-up.
+ACQUIRE_BATCH_S = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,31 +158,47 @@ class AgentCommands:
             if first or await self._rt.read_point(
                 lambda conn: self._rt.tasks.has_queued(conn, ctx.workspace_id, wanted, now_us())
             ):
-                grants = await self._try_acquire(ctx, agent, wanted, max_tasks)
+                grants = await self._try_acquire(ctx, agent, wanted, max_tasks, touch=first)
             else:
                 grants = []
             first = False
             remaining = deadline - loop.time()
             if grants or remaining <= 0:
                 return grants
-            await self._rt.hub.wait_for_event(seen, brings_work, min(remaining, ACQUIRE_POLL_S))
+            if await self._rt.hub.wait_for_event(seen, brings_work, min(remaining, ACQUIRE_POLL_S)):
+                # Work arrived: give more of it a moment to arrive, so that
+                # one call takes several tasks instead of one call per task.
+                await asyncio.sleep(min(ACQUIRE_BATCH_S, max(deadline - loop.time(), 0.0)))
 
     async def _try_acquire(
-        self, ctx: CallContext, agent: Agent, kinds: builtins.list[str], max_tasks: int
+        self,
+        ctx: CallContext,
+        agent: Agent,
+        kinds: builtins.list[str],
+        max_tasks: int,
+        *,
+        touch: bool,
     ) -> builtins.list[lifecycle.LeaseGrant]:
+        """Leases what is queued; marks the agent as seen when `touch` or when
+        it got work (an attempt that lost the race for a task writes nothing)."""
+
         def work(
             conn: sa.Connection, now: int
         ) -> tuple[list[lifecycle.LeaseGrant], list[EventDraft]]:
-            self._rt.agents.touch(conn, ctx.workspace_id, agent.id, now)
             active = (
                 self._rt.tasks.active_leases_by_agent(conn, ctx.workspace_id, [agent.id])
             ).get(agent.id, 0)
             room = min(max_tasks, agent.max_concurrency - active)
-            if room <= 0:
-                return [], []
+            queued = (
+                self._rt.tasks.next_queued(conn, ctx.workspace_id, kinds, now, room)
+                if room > 0
+                else []
+            )
+            if touch or queued:
+                self._rt.agents.touch(conn, ctx.workspace_id, agent.id, now)
             grants: list[lifecycle.LeaseGrant] = []
             drafts: list[EventDraft] = []
-            for task in self._rt.tasks.next_queued(conn, ctx.workspace_id, kinds, now, room):
+            for task in queued:
                 grant, events = lifecycle.start(task, agent.id, now)
                 self._rt.tasks.update(conn, task)
                 grants.append(grant)
