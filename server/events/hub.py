@@ -50,7 +50,7 @@ LISTEN_RETRY_MAX_S = 5.0
 #: (LINGER_PER_WAITER_S each, at most LINGER_MAX_S): deliveries then get
 #: about half of the loop, the calls that commit the rest.
 LINGER_MIN_WAITERS = 64
-LINGER_PER_WAITER_S = 65e-6
+LINGER_PER_WAITER_S = 60e-6
 LINGER_MAX_S = 0.1
 #: Shared batches kept (they are only reused within a round).
 SHARED_MAX = 64
