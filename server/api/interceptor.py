@@ -5,7 +5,6 @@ log line per call. One wrapper per call keeps the overhead to a minimum."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import time
 import uuid
@@ -27,7 +26,6 @@ Context = grpc.aio.ServicerContext[Any, Any]
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 
 log = structlog.get_logger("taskplane.access")
-_ACCESS_LOGGER = logging.getLogger("taskplane.access")
 CORRELATION_HEADER = "x-correlation-id"
 _VALID_CORRELATION = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
 
@@ -192,9 +190,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     def _finish(self, method: str, code: grpc.StatusCode, started: float) -> None:
         duration_s = time.perf_counter() - started
-        # structlog runs its processors before the level filter: skip them.
-        if _ACCESS_LOGGER.isEnabledFor(logging.INFO):
-            log.info("rpc.access", code=code.name, duration_ms=round(duration_s * 1000, 3))
+        log.info("rpc.access", code=code.name, duration_ms=round(duration_s * 1000, 3))
         if self._observer is not None:
             self._observer.call_finished(method, code, duration_s)
 
