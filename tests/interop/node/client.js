@@ -113,6 +113,10 @@ function subscribe(taskId, count, onFirstEvent) {
   return new Promise((resolve, reject) => {
     const seen = [];
     let cancelled = false;
+    // The stream can deliver the events the callback causes before the
+    // callback's own calls return: settle only once it has finished.
+    let work = Promise.resolve();
+    const settle = (result) => work.then(() => resolve(result), reject);
     const call = events.subscribe(
       { filter: { taskId }, position: "START_POSITION_BEGINNING" },
       auth,
@@ -127,7 +131,7 @@ function subscribe(taskId, count, onFirstEvent) {
           sequence: event.sequence,
           payload: event.payload,
         });
-        if (seen.length === 1) onFirstEvent().catch(reject);
+        if (seen.length === 1) work = onFirstEvent();
       }
       if (seen.length >= count && !cancelled) {
         cancelled = true;
@@ -136,12 +140,12 @@ function subscribe(taskId, count, onFirstEvent) {
     });
     call.on("error", (error) => {
       if (cancelled && error.code === grpc.status.CANCELLED) {
-        resolve({ events: seen, endedWith: grpc.status[error.code] });
+        settle({ events: seen, endedWith: grpc.status[error.code] });
       } else {
         reject(error);
       }
     });
-    call.on("end", () => resolve({ events: seen, endedWith: "END" }));
+    call.on("end", () => settle({ events: seen, endedWith: "END" }));
   });
 }
 
