@@ -10,7 +10,7 @@ import contextlib
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,6 +200,34 @@ async def test_symlink_swapped_in_after_a_successful_call_is_refused(box: Sandbo
     await box.refused(box.tool.write_text("f.txt", "pwned"), "sandbox.path_escape")
 
 
+async def race(
+    box: Sandbox,
+    swap: Callable[[], None],
+    stop: threading.Event,
+    call: Callable[[int], Awaitable[str | None]],
+) -> set[str]:
+    """Runs `swap` on a thread while making 300 calls; the set of what the
+    calls returned or the codes they failed with."""
+    swapper = threading.Thread(target=swap)
+    swapper.start()
+    outcomes: set[str] = set()
+    try:
+        for i in range(300):
+            try:
+                result = await call(i)
+                if result is not None:
+                    outcomes.add(result)
+            except SandboxViolation as exc:
+                outcomes.add(exc.code)
+                box.errors.append(exc)
+            except TaskFailure as exc:
+                outcomes.add(exc.code)
+    finally:
+        stop.set()
+        swapper.join()
+    return outcomes
+
+
 async def test_symlink_swapped_in_during_calls_never_leaks(box: Sandbox) -> None:
     """A thread keeps swapping a directory inside the root with a symlink to
     the outside; every read either sees the inside file or is refused."""
@@ -217,21 +245,10 @@ async def test_symlink_swapped_in_during_calls_never_leaks(box: Sandbox) -> None
             flip.rename(link)
             parked.rename(flip)
 
-    swapper = threading.Thread(target=swap)
-    swapper.start()
-    outcomes: set[str] = set()
-    try:
-        for _ in range(300):
-            try:
-                outcomes.add(await tool.read_text("flip/secret.txt"))
-            except SandboxViolation as exc:
-                outcomes.add(exc.code)
-                box.errors.append(exc)
-            except TaskFailure as exc:
-                outcomes.add(exc.code)
-    finally:
-        stop.set()
-        swapper.join()
+    async def call(i: int) -> str | None:
+        return await tool.read_text("flip/secret.txt")
+
+    outcomes = await race(box, swap, stop, call)
     assert SECRET not in outcomes
     assert outcomes <= {"inside", "sandbox.path_escape", "file.not_found"}
 
@@ -252,24 +269,13 @@ async def test_file_swapped_for_a_symlink_during_calls_never_leaks(box: Sandbox)
                 with contextlib.suppress(FileNotFoundError):
                     src.rename(dst)
 
-    swapper = threading.Thread(target=swap)
-    swapper.start()
-    outcomes: set[str] = set()
-    try:
-        for i in range(300):
-            try:
-                if i % 2:
-                    await tool.write_text("f.txt", "inside")
-                else:
-                    outcomes.add(await tool.read_text("f.txt"))
-            except SandboxViolation as exc:
-                outcomes.add(exc.code)
-                box.errors.append(exc)
-            except TaskFailure as exc:
-                outcomes.add(exc.code)
-    finally:
-        stop.set()
-        swapper.join()
+    async def call(i: int) -> str | None:
+        if i % 2:
+            await tool.write_text("f.txt", "inside")
+            return None
+        return await tool.read_text("f.txt")
+
+    outcomes = await race(box, swap, stop, call)
     assert SECRET not in outcomes
     assert outcomes <= {"inside", "sandbox.path_escape", "file.not_found"}
 
