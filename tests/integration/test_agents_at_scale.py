@@ -15,7 +15,7 @@ import pytest
 
 from taskplane.v1 import events_pb2, tasks_pb2
 from tests.conftest import Deployment
-from tests.support.client import Api, acquire, complete_unless_aborted, register
+from tests.support.client import Api, acquire, complete_unless_aborted, register, task_states
 
 pytestmark = pytest.mark.slow
 
@@ -93,18 +93,6 @@ async def events_since(api: Api, after: int, types: list[str]) -> list[events_pb
             return found
         request.page_token = response.next_page_token
     pytest.fail("ListEvents did not run out of pages")
-
-
-async def task_states(api: Api, kind: str) -> dict[str, int]:
-    states: dict[str, int] = {}
-    request = tasks_pb2.ListTasksRequest(kinds=[kind], page_size=500)
-    for _ in range(1000):
-        response = await api.tasks.ListTasks(request)
-        states.update((task.id, task.state) for task in response.tasks)
-        if not response.next_page_token:
-            return states
-        request.page_token = response.next_page_token
-    pytest.fail("ListTasks did not run out of pages")
 
 
 @pytest.mark.timeout(150)

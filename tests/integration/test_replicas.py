@@ -23,6 +23,7 @@ from tests.support.client import (
     connect,
     register,
     seconds,
+    task_states,
 )
 from tests.support.servers import (
     ServerProcess,
@@ -187,18 +188,6 @@ async def all_events(api: Api, types: list[str] | None = None) -> list[events_pb
 async def head_of(api: Api) -> int:
     response = await api.events.ListEvents(events_pb2.ListEventsRequest(page_size=1))
     return response.head_sequence
-
-
-async def task_states(api: Api, kind: str) -> dict[str, int]:
-    states: dict[str, int] = {}
-    request = tasks_pb2.ListTasksRequest(kinds=[kind], page_size=500)
-    for _ in range(1000):
-        response = await api.tasks.ListTasks(request)
-        states.update((task.id, task.state) for task in response.tasks)
-        if not response.next_page_token:
-            return states
-        request.page_token = response.next_page_token
-    pytest.fail("ListTasks did not run out of pages")
 
 
 def created_event(task_id: str) -> Callable[[events_pb2.Event], bool]:

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf import duration_pb2
 from grpc_status import rpc_status
 
@@ -114,3 +115,16 @@ async def complete_unless_aborted(api: Api, lease: agents_pb2.Lease) -> tasks_pb
             raise
         return None
     return response.task
+
+
+async def task_states(api: Api, kind: str) -> dict[str, int]:
+    """Task id -> state of every task of `kind`, over all pages."""
+    states: dict[str, int] = {}
+    request = tasks_pb2.ListTasksRequest(kinds=[kind], page_size=500)
+    for _ in range(1000):
+        response = await api.tasks.ListTasks(request)
+        states.update((task.id, task.state) for task in response.tasks)
+        if not response.next_page_token:
+            return states
+        request.page_token = response.next_page_token
+    pytest.fail("ListTasks did not run out of pages")
