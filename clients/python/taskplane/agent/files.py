@@ -344,6 +344,10 @@ class FileTool:
             now = FileTool._lstat(name, dir_fd)
             if exc.errno == errno.ELOOP or (now is not None and stat_mod.S_ISLNK(now.st_mode)):
                 raise _escape(path, "a component was replaced by a symlink") from None
+            if now is None:
+                raise _not_found(path) from None
+            if stat_mod.S_ISDIR(now.st_mode):  # a symlink when opened, swapped back since
+                raise _escape(path, "a component changed while it was being resolved") from None
             raise _not_a_directory(path) from None
 
     def _open_regular(self, path: str, res: _Resolved, flags: int) -> int:
