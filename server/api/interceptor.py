@@ -102,7 +102,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             )
         return handler
 
-    async def _begin(self, method: str, context: Context) -> CallInfo:
+    async def _begin(self, method: str, context: Context, *, streaming: bool) -> CallInfo:
         metadata = _metadata(context)
         # The call's own span when tracing, else the caller's trace context.
         info = CallInfo(
@@ -117,7 +117,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         )
         if info.traceparent:
             structlog.contextvars.bind_contextvars(trace_id=trace_id_of(info.traceparent))
-        await context.send_initial_metadata(((CORRELATION_HEADER, info.correlation_id),))
+        echo = ((CORRELATION_HEADER, info.correlation_id),)
+        if streaming:
+            # A stream's subscriber learns it at once, in the response headers.
+            await context.send_initial_metadata(echo)
+        else:
+            # A unary call sends it with its status: sending headers of their
+            # own would cost a separate operation on every call.
+            context.set_trailing_metadata(echo)
         await self._authenticator.authenticate(info, metadata)
         structlog.contextvars.bind_contextvars(workspace_id=info.workspace_id)
         self._rate_limiter.check(info.key_id)
@@ -140,7 +147,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         else:
             log.error("rpc.unexpected_error", exc_info=error)
             status = internal_status(correlation_id)
-        await context.abort(status.code, status.details, status.trailing_metadata)
+        trailing = tuple(status.trailing_metadata)
+        if correlation_id:
+            trailing += ((CORRELATION_HEADER, correlation_id),)
+        await context.abort(status.code, status.details, trailing)
 
     def _wrap_unary(self, method: str, behavior: Any) -> Any:
         async def wrapper(request: Any, context: Context) -> Any:
@@ -148,7 +158,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             info: CallInfo | None = None
             try:
-                info = await self._begin(method, context)
+                info = await self._begin(method, context, streaming=False)
                 self._check_decoded(request)
                 return await behavior(request, context)
             except asyncio.CancelledError:
@@ -169,7 +179,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             info: CallInfo | None = None
             holds_stream = False
             try:
-                info = await self._begin(method, context)
+                info = await self._begin(method, context, streaming=True)
                 self._check_decoded(request)
                 self._stream_limiter.acquire(info.key_id)
                 holds_stream = True

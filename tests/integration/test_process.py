@@ -248,7 +248,7 @@ async def test_one_correlation_id_runs_through_logs_and_events(
             agents_pb2.CompleteTaskRequest(lease=lease_ref), metadata=header
         )
         await call
-        assert (CORRELATION_HEADER, correlation) in tuple(await call.initial_metadata())
+        assert (CORRELATION_HEADER, correlation) in tuple(await call.trailing_metadata())
         history = await api.events.ListEvents(
             events_pb2.ListEventsRequest(filter=events_pb2.EventFilter(task_id=created.task.id))
         )
