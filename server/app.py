@@ -109,6 +109,7 @@ class TaskplaneServer:
                 RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
                 StreamLimiter(settings.max_streams_per_key),
                 self.metrics,
+                self.runtime.activity,
             )
         )
         self._server = grpc.aio.server(interceptors=interceptors, options=channel_options(settings))

@@ -35,6 +35,14 @@ class Authenticator(Protocol):
         """Fills in the caller's workspace and role, or raises a DomainError."""
 
 
+class Activity(Protocol):
+    """Counts the unary calls running their handlers."""
+
+    def started(self) -> None: ...
+
+    def finished(self) -> None: ...
+
+
 class CallObserver(Protocol):
     def call_finished(self, method: str, code: grpc.StatusCode, duration_s: float) -> None:
         """Called once per intercepted call, after its access log line."""
@@ -58,12 +66,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         rate_limiter: RateLimiter,
         stream_limiter: StreamLimiter,
         observer: CallObserver | None = None,
+        activity: Activity | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._public_prefixes = public_prefixes
         self._rate_limiter = rate_limiter
         self._stream_limiter = stream_limiter
         self._observer = observer
+        self._activity = activity
         # Wrapped handlers by method, with the handler each one wraps: the
         # same handler comes back for every call of a method.
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
@@ -160,7 +170,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             try:
                 info = await self._begin(method, context, streaming=False)
                 self._check_decoded(request)
-                return await behavior(request, context)
+                if self._activity is None:
+                    return await behavior(request, context)
+                self._activity.started()
+                try:
+                    return await behavior(request, context)
+                finally:
+                    self._activity.finished()
             except asyncio.CancelledError:
                 code = grpc.StatusCode.CANCELLED
                 raise

@@ -165,10 +165,13 @@ class AgentCommands:
             remaining = deadline - loop.time()
             if grants or remaining <= 0:
                 return grants
-            if await self._rt.hub.wait_for_event(seen, brings_work, min(remaining, ACQUIRE_POLL_S)):
-                # Work arrived: give more of it a moment to arrive, so that
-                # one call takes several tasks instead of one call per task.
-                await asyncio.sleep(min(ACQUIRE_BATCH_S, max(deadline - loop.time(), 0.0)))
+            with self._rt.activity.parked():
+                if await self._rt.hub.wait_for_event(
+                    seen, brings_work, min(remaining, ACQUIRE_POLL_S)
+                ):
+                    # Work arrived: give more of it a moment to arrive, so that
+                    # one call takes several tasks instead of one call per task.
+                    await asyncio.sleep(min(ACQUIRE_BATCH_S, max(deadline - loop.time(), 0.0)))
 
     async def _try_acquire(
         self,

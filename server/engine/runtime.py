@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from server.config import Settings
 from server.core.clock import now_us
 from server.core.model import CallContext, EventDraft
+from server.engine.activity import CallActivity
 from server.engine.observer import EngineObserver
 from server.events.hub import EventHub, LogEntry
 from server.store.agents import AgentRepository
@@ -30,7 +31,8 @@ class Runtime:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.database = Database(settings)
+        self.activity = CallActivity()
+        self.database = Database(settings, lambda: self.activity.running)
         postgres = not self.database.is_sqlite
         self.tasks = TaskRepository(for_update=postgres)
         self.agents = AgentRepository(sqlite=not postgres)

@@ -164,6 +164,7 @@ class TaskCommands:
             remaining = deadline - loop.time()
             if task.state.terminal or remaining <= 0:
                 return task
-            await self._rt.hub.wait_for_event(
-                seen, lambda event: event.task_id == task_id, min(remaining, 5.0)
-            )
+            with self._rt.activity.parked():
+                await self._rt.hub.wait_for_event(
+                    seen, lambda event: event.task_id == task_id, min(remaining, 5.0)
+                )

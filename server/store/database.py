@@ -46,7 +46,9 @@ def is_sqlite(url: str) -> bool:
 
 
 class Database:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, running_calls: Callable[[], int] = lambda: 0) -> None:
+        """`running_calls`: how many calls are running their handlers, which
+        lets SQLite commit the writes of concurrent calls together."""
         url = settings.effective_database_url
         self.url = url
         self.is_sqlite = is_sqlite(url)
@@ -67,7 +69,7 @@ class Database:
             )
             sa.event.listen(self._reader, "connect", _sqlite_pragmas)
             sa.event.listen(self._reader, "begin", _begin_deferred)
-            self._sqlite_writer = SqliteWriter(self._writer, self._reader)
+            self._sqlite_writer = SqliteWriter(self._writer, self._reader, running_calls)
             self._read_threads = concurrent.futures.ThreadPoolExecutor(
                 READ_THREADS, "sqlite-reader"
             )

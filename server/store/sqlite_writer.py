@@ -12,6 +12,13 @@ connection) and never waits for a lock held by another process (busy
 timeout 0: a busy database is retried later, off the loop's critical path,
 until `BUSY_TIMEOUT_S` passes).
 
+Under concurrent load a group gathers for a few loop iterations first
+(`GROUP_ROUNDS`, at most `GROUP_WAIT_S`), so that calls arriving meanwhile
+share its commit: one commit per several calls instead of one per call.
+Idle iterations take microseconds, busy ones (which bring new calls) longer,
+so the wait stretches with the load. A lone caller (no other call running
+its handler lately, see `running_calls`) never waits.
+
 Each unit of a group runs inside its own SAVEPOINT, so a unit that raises
 rolls back alone and its caller gets the exception; the others commit
 together. Callers are answered only after the commit, so a result is never
@@ -34,6 +41,12 @@ import sqlalchemy.exc
 from server.store.driver import sqlite_of
 
 MAX_GROUP = 256
+#: Under concurrent load a group gathers units for this many loop iterations,
+#: or until `GROUP_WAIT_S` passed, whichever comes first.
+GROUP_ROUNDS = 32
+GROUP_WAIT_S = 0.002
+#: Load counts as concurrent for this long after two calls overlapped.
+CONCURRENCY_WINDOW_S = 0.1
 #: How long a group waits for a database locked by another process.
 BUSY_TIMEOUT_S = 10.0
 BUSY_RETRY_S = 0.002
@@ -86,10 +99,19 @@ class Checkpointer:
 
 
 class SqliteWriter:
-    def __init__(self, engine: sa.Engine, checkpoint_engine: sa.Engine) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        checkpoint_engine: sa.Engine,
+        running_calls: Callable[[], int] = lambda: 0,
+    ) -> None:
         self._engine = engine
+        self._running_calls = running_calls
         self._pending: list[_Item] = []
         self._scheduled = False
+        self._concurrent_until = 0.0
+        self._gather_rounds = 0
+        self._gather_until = 0.0
         self._busy_since: float | None = None
         self._conn: sa.Connection | None = None
         self._commits = 0
@@ -102,8 +124,13 @@ class SqliteWriter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((unit, future))
+        now = loop.time()
+        if len(self._pending) > 1 or self._running_calls() > 1:
+            self._concurrent_until = now + CONCURRENCY_WINDOW_S
         if not self._scheduled:
             self._scheduled = True
+            self._gather_rounds = GROUP_ROUNDS if now < self._concurrent_until else 0
+            self._gather_until = now + GROUP_WAIT_S
             loop.call_soon(self._flush)
         return future
 
@@ -114,6 +141,12 @@ class SqliteWriter:
 
     def _flush(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._gather_rounds > 0 and len(self._pending) < MAX_GROUP:
+            self._gather_rounds -= 1
+            if loop.time() < self._gather_until:
+                loop.call_soon(self._flush)
+                return
+        self._gather_rounds = 0
         group, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
         group = [(unit, future) for unit, future in group if not future.cancelled()]
         try:
