@@ -21,3 +21,16 @@ fi
 # Install exactly what uv.lock pins (runtime and dev groups) into .venv.
 "${UV[@]}" sync --frozen --quiet
 run() { "${UV[@]}" run --frozen --no-sync "$@"; }
+
+# buf needs google/api/field_behavior.proto: it comes from the installed
+# googleapis-common-protos package, into a git-ignored buf module.
+prepare_googleapis() {
+  run python - <<'PY'
+import pathlib, shutil
+from google.api import field_behavior_pb2
+src = pathlib.Path(field_behavior_pb2.__file__).parent / "field_behavior.proto"
+dst = pathlib.Path(".gen/googleapis/google/api/field_behavior.proto")
+dst.parent.mkdir(parents=True, exist_ok=True)
+shutil.copyfile(src, dst)
+PY
+}
