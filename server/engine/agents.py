@@ -25,6 +25,9 @@ WORK_EVENT_TYPES = frozenset({"task.created", "task.retrying", "task.requeued"})
 ACQUIRE_POLL_S = 0.5
 #: How long a waiting AcquireTasks lets work gather after a wake-up.
 ACQUIRE_BATCH_S = 0.01
+#: AcquireTasks writes an agent's last-seen time at most this often (online
+#: status has a window of `agent_offline_after_s`, a minute by default).
+TOUCH_EVERY_US = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +136,11 @@ class AgentCommands:
         wait_s: float,
         kinds: builtins.list[str],
     ) -> builtins.list[lifecycle.LeaseGrant]:
-        agent = await self.get(ctx.workspace_id, agent_id)
+        agent = await self._rt.read_point(
+            lambda conn: self._rt.agents.get(conn, ctx.workspace_id, agent_id)
+        )
+        if agent is None:
+            raise NotFound("agent", agent_id)
         unknown = sorted(set(kinds) - set(agent.capabilities))
         if unknown:
             raise InvalidArgument.one(
@@ -149,12 +156,12 @@ class AgentCommands:
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
-        first = True
+        # The first attempt writes unconditionally when the agent's last-seen
+        # time is due; other attempts look before they take the write lock,
+        # so many waiting agents do not queue writes for one new task.
+        first = now_us() - agent.last_seen_time >= TOUCH_EVERY_US
         while True:
             seen = self._rt.hub.head
-            # Only the first attempt writes unconditionally (it also marks the
-            # agent as seen); later ones look before they take the write lock,
-            # so many waiting agents do not queue writes for one new task.
             if first or await self._rt.read_point(
                 lambda conn: self._rt.tasks.has_queued(conn, ctx.workspace_id, wanted, now_us())
             ):
@@ -183,7 +190,8 @@ class AgentCommands:
         touch: bool,
     ) -> builtins.list[lifecycle.LeaseGrant]:
         """Leases what is queued; marks the agent as seen when `touch` or when
-        it got work (an attempt that lost the race for a task writes nothing)."""
+        it got work, at most once per `TOUCH_EVERY_US` (an attempt that lost
+        the race for a task writes nothing)."""
 
         def work(
             conn: sa.Connection, now: int
@@ -197,7 +205,7 @@ class AgentCommands:
                 if room > 0
                 else []
             )
-            if touch or queued:
+            if (touch or queued) and now - agent.last_seen_time >= TOUCH_EVERY_US:
                 self._rt.agents.touch(conn, ctx.workspace_id, agent.id, now)
             grants: list[lifecycle.LeaseGrant] = []
             drafts: list[EventDraft] = []
