@@ -6,7 +6,7 @@ locked) as the last statement before commit: concurrent writers queue on that
 row, so a writer's numbers are allocated only after every earlier writer
 committed.
 
-SQLite: the writer thread is the only writer and commits in the order it
+SQLite: the writer (on the event loop) is the only writer and commits in the order it
 runs units, so it allocates sequences from a head kept in memory and writes
 the `log_head` row once per transaction, just before commit. After any
 rollback the head is read again from the store (inside the transaction, so
@@ -73,7 +73,7 @@ def build_event(draft: EventDraft, ctx: CallContext, sequence: int, now: int) ->
 class EventLog:
     def __init__(self, *, postgres: bool) -> None:
         self._postgres = postgres
-        # SQLite only, touched by the writer thread only: the last sequence
+        # SQLite only, touched by the writer only: the last sequence
         # allocated (None: read it from the store) and the one last written
         # to `log_head` in the current transaction.
         self._head: int | None = None
