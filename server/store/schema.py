@@ -69,10 +69,20 @@ tasks = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     # Idempotent create: one task per (workspace, request id); NULLs are distinct.
     sa.UniqueConstraint("workspace_id", "request_id", name="uq_tasks_request_id"),
-    # The queue: queued tasks of a kind by priority then age.
-    sa.Index("ix_tasks_queue", "workspace_id", "state", "kind", "priority", "create_time"),
     sa.Index("ix_tasks_list", "workspace_id", "create_time", "id"),
     sa.Index("ix_tasks_lease_expiry", "state", "lease_expire_time"),
+)
+
+# The queue: queued tasks of a kind in the order they are leased (priority
+# descending, then age), so taking the next few reads only those.
+sa.Index(
+    "ix_tasks_queue",
+    tasks.c.workspace_id,
+    tasks.c.state,
+    tasks.c.kind,
+    tasks.c.priority.desc(),
+    tasks.c.create_time,
+    tasks.c.id,
 )
 
 task_labels = sa.Table(

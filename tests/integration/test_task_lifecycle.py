@@ -297,6 +297,20 @@ async def test_acquire_prefers_priority_then_age(api: Api) -> None:
     assert [lease.task.id for lease in leases] == [high.id, older.id, newer.id, low.id]
 
 
+async def test_acquire_over_several_kinds_keeps_priority_then_age(api: Api) -> None:
+    first_kind, second_kind = unique_kind(), unique_kind()
+    agent = await register(api, first_kind, second_kind, concurrency=10)
+    a_low = await create(api, first_kind, priority=0)
+    b_high = await create(api, second_kind, priority=5)
+    a_mid = await create(api, first_kind, priority=2)
+    b_mid = await create(api, second_kind, priority=2)
+    b_low = await create(api, second_kind, priority=0)
+    leases = await acquire(api, agent, max_tasks=3)
+    assert [lease.task.id for lease in leases] == [b_high.id, a_mid.id, b_mid.id]
+    rest = await acquire(api, agent, max_tasks=3)
+    assert [lease.task.id for lease in rest] == [a_low.id, b_low.id]
+
+
 async def test_acquire_respects_the_agent_concurrency(api: Api) -> None:
     kind = unique_kind()
     agent = await register(api, kind, concurrency=2)
