@@ -92,10 +92,11 @@ class TaskServicer(tasks_pb2_grpc.TaskServiceServicer):
         if findings:
             spec = dataclasses.replace(spec, guard_findings_json=findings_json(findings))
         call = current_call()
-        task, deduplicated = await self._tasks.create(
-            call.context(), spec, request.request_id or None
+        created = await self._tasks.create(call.context(), spec, request.request_id or None)
+        return tasks_pb2.CreateTaskResponse(
+            task=created.message or task_to_proto(created.task),
+            deduplicated=created.deduplicated,
         )
-        return tasks_pb2.CreateTaskResponse(task=task_to_proto(task), deduplicated=deduplicated)
 
     async def GetTask(
         self, request: tasks_pb2.GetTaskRequest, context: Context

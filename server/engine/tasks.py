@@ -14,6 +14,7 @@ from server.core.errors import NotFound
 from server.core.ids import new_id
 from server.core.model import CallContext, EventDraft, Task, TaskState
 from server.engine.runtime import Runtime
+from taskplane.v1 import tasks_pb2
 
 DEFAULT_MAX_ATTEMPTS = 3
 DEFAULT_INITIAL_BACKOFF_US = 1_000_000
@@ -38,6 +39,16 @@ class NewTask:
     run_timeout_us: int = 0
     heartbeat_timeout_us: int = 0
     guard_findings_json: str = "[]"
+
+
+@dataclasses.dataclass(frozen=True)
+class Created:
+    task: Task
+    deduplicated: bool
+    """The task existed already for the request id."""
+    message: tasks_pb2.Task | None = None
+    """The new task as its `task.created` event carries it (None when
+    deduplicated), so the answer need not convert it again."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +91,7 @@ class TaskCommands:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
 
-    async def create(
-        self, ctx: CallContext, spec: NewTask, request_id: str | None
-    ) -> tuple[Task, bool]:
-        """Returns the task and whether it already existed for `request_id`."""
+    async def create(self, ctx: CallContext, spec: NewTask, request_id: str | None) -> Created:
 
         def work(conn: sa.Connection, now: int) -> tuple[tuple[Task, bool], list[EventDraft]]:
             if request_id:
@@ -95,7 +103,7 @@ class TaskCommands:
             return (task, False), lifecycle.created(task)
 
         try:
-            result, _ = await self._rt.transact(ctx, work)
+            (task, deduplicated), events = await self._rt.transact(ctx, work)
         except (sqlalchemy.exc.IntegrityError, sqlite3.IntegrityError):
             # A concurrent create with the same request id won the race.
             if not request_id:
@@ -105,8 +113,8 @@ class TaskCommands:
             )
             if existing is None:
                 raise
-            return existing, True
-        return result
+            return Created(existing, True)
+        return Created(task, deduplicated, events[0].task_created.task if events else None)
 
     async def get(self, workspace_id: str, task_id: str) -> Task:
         task = await self._rt.read_point(
