@@ -23,11 +23,31 @@ _UPDATE = tasks.update().where(
     tasks.c.workspace_id == sa.bindparam("key_workspace_id"),
 )
 _COLUMNS = tuple(column.name for column in tasks.columns)
-_KEY = ("id", "workspace_id")
-_VALUE_COLUMNS = tuple(name for name in _COLUMNS if name not in _KEY)
+#: The columns a task's transitions change, in `_changing_values` order; the
+#: others are fixed when the task is created, so an update leaves them (and
+#: the indexes on them) alone. tests/unit/test_task_columns.py holds every
+#: transition to this.
+CHANGING_COLUMNS = (
+    "attempt_budget",
+    "state",
+    "attempt",
+    "result",
+    "error",
+    "agent_id",
+    "execution_id",
+    "lease_id",
+    "lease_expire_time",
+    "run_deadline",
+    "cancel_reason",
+    "update_time",
+    "start_time",
+    "end_time",
+    "available_time",
+    "version",
+)
 # The same as SQL text for the SQLite driver, values in column order.
 _INSERT_SQL = driver.insert("tasks", _COLUMNS)
-_UPDATE_SQL = driver.update("tasks", _VALUE_COLUMNS, "id = ? AND workspace_id = ?")
+_UPDATE_SQL = driver.update("tasks", CHANGING_COLUMNS, "id = ? AND workspace_id = ?")
 _GET_SQL = driver.select("tasks", _COLUMNS, "workspace_id = ? AND id = ?")
 _NEXT_QUEUED_SQL = driver.select(
     "tasks",
@@ -36,8 +56,6 @@ _NEXT_QUEUED_SQL = driver.select(
     " ORDER BY priority DESC, create_time, id LIMIT ?",
 )
 _LEASED = (int(TaskState.RUNNING), int(TaskState.CANCEL_REQUESTED))
-if _COLUMNS[:2] != _KEY:  # update() passes the values after the key first
-    raise ImportError("tasks must start with its key columns")
 
 
 def _to_values(task: Task) -> tuple[Any, ...]:
@@ -72,6 +90,28 @@ def _to_values(task: Task) -> tuple[Any, ...]:
         task.cancel_reason,
         task.guard_findings_json,
         task.create_time,
+        task.update_time,
+        task.start_time,
+        task.end_time,
+        task.available_time,
+        task.version,
+    )
+
+
+def _changing_values(task: Task) -> tuple[Any, ...]:
+    """Values of CHANGING_COLUMNS, encoded as `_to_values` does."""
+    return (
+        task.attempt_budget,
+        int(task.state),
+        task.attempt,
+        task.result_json,
+        _error_json(task.error),
+        task.agent_id,
+        task.execution_id,
+        task.lease_id,
+        task.lease_expire_time,
+        task.run_deadline,
+        task.cancel_reason,
         task.update_time,
         task.start_time,
         task.end_time,
@@ -169,12 +209,12 @@ class TaskRepository:
             )
 
     def update(self, conn: Connection, task: Task) -> None:
+        """Writes what a transition changed (CHANGING_COLUMNS)."""
+        values = _changing_values(task)
         if self._sqlite:
-            values = _to_values(task)
-            sqlite_of(conn).execute(_UPDATE_SQL, (*values[2:], *values[:2]))
+            sqlite_of(conn).execute(_UPDATE_SQL, (*values, task.id, task.workspace_id))
             return
-        row = _to_row(task)
-        del row["id"], row["workspace_id"]
+        row = dict(zip(CHANGING_COLUMNS, values, strict=True))
         conn.execute(_UPDATE, {**row, "key_id": task.id, "key_workspace_id": task.workspace_id})
 
     def get(
