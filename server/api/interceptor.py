@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 from server.api.call import CallInfo, set_current_call
 from server.api.errors import internal_status, status_code, to_status
 from server.core.errors import DomainError, InvalidArgument
+from server.engine.activity import CallActivity
 from server.observability.tracing import current_traceparent, trace_id_of
 from server.security.limits import RateLimiter, StreamLimiter
 
@@ -33,14 +34,6 @@ _VALID_CORRELATION = re.compile(r"^[A-Za-z0-9._:/-]{1,128}$")
 class Authenticator(Protocol):
     async def authenticate(self, info: CallInfo, metadata: dict[str, str]) -> None:
         """Fills in the caller's workspace and role, or raises a DomainError."""
-
-
-class Activity(Protocol):
-    """Counts the unary calls running their handlers."""
-
-    def started(self) -> None: ...
-
-    def finished(self) -> None: ...
 
 
 class CallObserver(Protocol):
@@ -66,14 +59,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         rate_limiter: RateLimiter,
         stream_limiter: StreamLimiter,
         observer: CallObserver | None = None,
-        activity: Activity | None = None,
+        activity: CallActivity | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._public_prefixes = public_prefixes
         self._rate_limiter = rate_limiter
         self._stream_limiter = stream_limiter
         self._observer = observer
-        self._activity = activity
+        self._activity = activity or CallActivity()
         # Wrapped handlers by method, with the handler each one wraps: the
         # same handler comes back for every call of a method.
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
@@ -170,8 +163,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             try:
                 info = await self._begin(method, context, streaming=False)
                 self._check_decoded(request)
-                if self._activity is None:
-                    return await behavior(request, context)
                 self._activity.started()
                 try:
                     return await behavior(request, context)

@@ -165,7 +165,7 @@ class AgentCommands:
             if first or await self._rt.read_point(
                 lambda conn: self._rt.tasks.has_queued(conn, ctx.workspace_id, wanted, now_us())
             ):
-                grants = await self._try_acquire(ctx, agent, wanted, max_tasks, touch=first)
+                grants = await self._try_acquire(ctx, agent, wanted, max_tasks)
             else:
                 grants = []
             first = False
@@ -186,12 +186,9 @@ class AgentCommands:
         agent: Agent,
         kinds: builtins.list[str],
         max_tasks: int,
-        *,
-        touch: bool,
     ) -> builtins.list[lifecycle.LeaseGrant]:
-        """Leases what is queued; marks the agent as seen when `touch` or when
-        it got work, at most once per `TOUCH_EVERY_US` (an attempt that lost
-        the race for a task writes nothing)."""
+        """Leases what is queued; marks the agent as seen once its last-seen
+        time is `TOUCH_EVERY_US` old."""
 
         def work(
             conn: sa.Connection, now: int
@@ -205,7 +202,7 @@ class AgentCommands:
                 if room > 0
                 else []
             )
-            if (touch or queued) and now - agent.last_seen_time >= TOUCH_EVERY_US:
+            if now - agent.last_seen_time >= TOUCH_EVERY_US:
                 self._rt.agents.touch(conn, ctx.workspace_id, agent.id, now)
             grants: list[lifecycle.LeaseGrant] = []
             drafts: list[EventDraft] = []

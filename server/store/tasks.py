@@ -58,48 +58,8 @@ _NEXT_QUEUED_SQL = driver.select(
 _LEASED = (int(TaskState.RUNNING), int(TaskState.CANCEL_REQUESTED))
 
 
-def _to_values(task: Task) -> tuple[Any, ...]:
-    """Column values in table order (see schema.tasks)."""
-    return (
-        task.id,
-        task.workspace_id,
-        task.kind,
-        task.input_json,
-        json.dumps(task.labels, sort_keys=True),
-        task.priority,
-        task.max_attempts,
-        task.attempt_budget,
-        task.initial_backoff_us,
-        task.max_backoff_us,
-        task.backoff_multiplier,
-        task.schedule_to_start_us,
-        task.run_timeout_us,
-        task.heartbeat_timeout_us,
-        int(task.state),
-        task.attempt,
-        task.result_json,
-        _error_json(task.error),
-        task.correlation_id,
-        task.traceparent,
-        task.request_id,
-        task.agent_id,
-        task.execution_id,
-        task.lease_id,
-        task.lease_expire_time,
-        task.run_deadline,
-        task.cancel_reason,
-        task.guard_findings_json,
-        task.create_time,
-        task.update_time,
-        task.start_time,
-        task.end_time,
-        task.available_time,
-        task.version,
-    )
-
-
 def _changing_values(task: Task) -> tuple[Any, ...]:
-    """Values of CHANGING_COLUMNS, encoded as `_to_values` does."""
+    """Values of CHANGING_COLUMNS, in that order."""
     return (
         task.attempt_budget,
         int(task.state),
@@ -121,7 +81,34 @@ def _changing_values(task: Task) -> tuple[Any, ...]:
 
 
 def _to_row(task: Task) -> dict[str, Any]:
-    return dict(zip(_COLUMNS, _to_values(task), strict=True))
+    """Every column's value: those fixed at creation, then the changing ones."""
+    return {
+        "id": task.id,
+        "workspace_id": task.workspace_id,
+        "kind": task.kind,
+        "input": task.input_json,
+        "labels": json.dumps(task.labels, sort_keys=True),
+        "priority": task.priority,
+        "max_attempts": task.max_attempts,
+        "initial_backoff_us": task.initial_backoff_us,
+        "max_backoff_us": task.max_backoff_us,
+        "backoff_multiplier": task.backoff_multiplier,
+        "schedule_to_start_us": task.schedule_to_start_us,
+        "run_timeout_us": task.run_timeout_us,
+        "heartbeat_timeout_us": task.heartbeat_timeout_us,
+        "correlation_id": task.correlation_id,
+        "traceparent": task.traceparent,
+        "request_id": task.request_id,
+        "guard_findings": task.guard_findings_json,
+        "create_time": task.create_time,
+        **dict(zip(CHANGING_COLUMNS, _changing_values(task), strict=True)),
+    }
+
+
+def _to_values(task: Task) -> tuple[Any, ...]:
+    """Column values in table order (see schema.tasks)."""
+    row = _to_row(task)
+    return tuple(row[name] for name in _COLUMNS)
 
 
 def _error_json(error: TaskError | None) -> str | None:
