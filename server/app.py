@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from opentelemetry import trace
 
+from server import gc_tuning
 from server.api.health import HealthReporter
 from server.api.interceptor import CallInterceptor
 from server.api.registry import service_bindings
@@ -191,6 +192,7 @@ async def run_forever(settings: Settings) -> None:
         trace.set_tracer_provider(provider)
     server = TaskplaneServer(settings, provider)
     await server.start()
+    gc_tuning.tune_after_start()
     server.install_signal_handlers()
     await server.wait_for_termination()
     await server.stop()

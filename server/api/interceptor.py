@@ -5,9 +5,9 @@ log line per call. One wrapper per call keeps the overhead to a minimum."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, Protocol, TypeAlias, cast
 
@@ -19,6 +19,7 @@ from server.api.call import CallInfo, set_current_call
 from server.api.errors import internal_status, status_code, to_status
 from server.core.errors import DomainError, InvalidArgument
 from server.engine.activity import CallActivity
+from server.observability.logging import bind_call_fields
 from server.observability.tracing import current_traceparent, trace_id_of
 from server.security.limits import RateLimiter, StreamLimiter
 
@@ -48,7 +49,7 @@ def _metadata(context: Context) -> dict[str, str]:
 
 def _correlation_id(metadata: dict[str, str]) -> str:
     given = metadata.get(CORRELATION_HEADER, "")
-    return given if _VALID_CORRELATION.match(given) else uuid.uuid4().hex
+    return given if _VALID_CORRELATION.match(given) else os.urandom(16).hex()
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
@@ -114,12 +115,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             traceparent=current_traceparent(metadata.get("traceparent", "")),
         )
         set_current_call(info)
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(
+        fields = bind_call_fields(
             rpc=method, peer=context.peer(), correlation_id=info.correlation_id
         )
         if info.traceparent:
-            structlog.contextvars.bind_contextvars(trace_id=trace_id_of(info.traceparent))
+            fields["trace_id"] = trace_id_of(info.traceparent)
         echo = ((CORRELATION_HEADER, info.correlation_id),)
         if streaming:
             # A stream's subscriber learns it at once, in the response headers.
@@ -129,7 +129,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             # own would cost a separate operation on every call.
             context.set_trailing_metadata(echo)
         await self._authenticator.authenticate(info, metadata)
-        structlog.contextvars.bind_contextvars(workspace_id=info.workspace_id)
+        fields["workspace_id"] = info.workspace_id
         self._rate_limiter.check(info.key_id)
         return info
 

@@ -57,7 +57,6 @@ def build_event(draft: EventDraft, ctx: CallContext, sequence: int, now: int) ->
         sequence=sequence,
         type=draft.type,
         schema_version=SCHEMA_VERSION,
-        time=protos.timestamp(now),
         workspace_id=draft.workspace_id or ctx.workspace_id,
         correlation_id=draft.correlation_id or ctx.correlation_id,
         task_id=draft.task_id,
@@ -66,6 +65,7 @@ def build_event(draft: EventDraft, ctx: CallContext, sequence: int, now: int) ->
         workflow_id=draft.workflow_id,
         traceparent=draft.traceparent or ctx.traceparent,
     )
+    protos.set_time(event.time, now)
     getattr(event, field_of_type(draft.type)).CopyFrom(draft.payload)
     return event
 

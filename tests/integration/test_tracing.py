@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 import taskplane
 from server.app import TaskplaneServer
 from server.config import Settings
+from server.observability.logging import merge_call_fields
 from server.observability.tracing import tracer_provider
 from taskplane.v1 import events_pb2, events_pb2_grpc, tasks_pb2, tasks_pb2_grpc
 from tests.conftest import server_settings
@@ -102,9 +103,7 @@ def access_line(logs: Sequence[structlog.typing.EventDict], method: str) -> dict
 
 async def test_unary_call_is_a_child_span_stamped_on_logs_and_events(traced: Traced) -> None:
     before = len(traced.exporter.get_finished_spans())
-    with structlog.testing.capture_logs(
-        processors=[structlog.contextvars.merge_contextvars]
-    ) as logs:
+    with structlog.testing.capture_logs(processors=[merge_call_fields]) as logs:
         response = await traced.tasks.CreateTask(
             tasks_pb2.CreateTaskRequest(task=tasks_pb2.Task(kind="traced"))
         )
