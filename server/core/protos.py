@@ -122,8 +122,9 @@ def task_to_proto(task: Task) -> tasks_pb2.Task:
     _set_duration(timeouts.heartbeat, task.heartbeat_timeout_us)
     if task.result_json:
         _set_struct(message.result, task.result_json)
-    if task.error is not None:
-        message.error.CopyFrom(error_to_proto(task.error))
+    error = error_to_proto(task.error)
+    if error is not None:
+        message.error.CopyFrom(error)
     if task.guard_findings_json != "[]":
         message.guard_findings.extend(
             tasks_pb2.GuardFinding(**item) for item in json.loads(task.guard_findings_json)

@@ -1,5 +1,6 @@
 import json
 import math
+from typing import Any
 
 import pytest
 from google.protobuf import json_format, struct_pb2
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from server.core import protos
 from server.core.model import Task, TaskError, TaskState
+from taskplane.v1 import tasks_pb2
 
 json_values = st.recursive(
     st.none()
@@ -23,7 +25,7 @@ json_values = st.recursive(
 
 
 @given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
-def test_struct_json_writes_what_json_format_writes(value: dict[str, object]) -> None:
+def test_struct_json_writes_what_json_format_writes(value: dict[str, Any]) -> None:
     message = struct_pb2.Struct()
     message.update(value)
     expected = json.dumps(json_format.MessageToDict(message), separators=(",", ":"), sort_keys=True)
@@ -80,7 +82,7 @@ def test_task_to_proto_carries_every_field_with_its_presence() -> None:
     assert message.retry_policy.max_attempts == 4
     assert message.timeouts.run.ToMicroseconds() == 90_000_001
     assert not message.timeouts.HasField("schedule_to_start")
-    assert message.state == TaskState.RUNNING and message.etag == '"1"'
+    assert message.state == tasks_pb2.TASK_STATE_RUNNING and message.etag == '"1"'
     assert dict(message.labels) == {"team": "a"}
 
 
