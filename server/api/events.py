@@ -175,4 +175,3 @@ def add_to_server(servicer: EventServicer, server: grpc.aio.Server) -> None:
     }
     generic = grpc.method_handlers_generic_handler("taskplane.v1.EventService", handlers)
     server.add_generic_rpc_handlers((generic,))
-    server.add_registered_method_handlers("taskplane.v1.EventService", handlers)
