@@ -62,9 +62,9 @@ class Counted:
                 command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=log
             )
 
-    def _control(self, switch: str) -> None:
+    def _control(self, *command: str) -> None:
         subprocess.run(  # nosec B603 B607
-            ["callgrind_control", "-i", switch, str(self.process.pid)],
+            ["callgrind_control", *command, str(self.process.pid)],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -72,16 +72,29 @@ class Counted:
 
     async def counting(self, load: Callable[[], Awaitable[int]]) -> float:
         """Runs `load` (which returns how many units it did) with counting on,
-        stops the server, and returns instructions per unit."""
-        self._control("on")
+        dumps the counts, stops the server, and returns instructions per unit."""
+        self._control("-i", "on")
         units = await load()
-        self._control("off")
+        self._control("-i", "off")
+        self._control("--dump")
         self.process.send_signal(signal.SIGTERM)
-        self.process.wait(300)
-        found = re.search(r"Collected : (\d+)", self._log.read_text())
-        if found is None:
-            raise RuntimeError(f"callgrind reported nothing; see {self._log}")
-        return int(found.group(1)) / units
+        try:
+            self.process.wait(120)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        dumps = sorted(self._out.parent.glob(self._out.name + ".*"))
+        totals = [_totals(dump) for dump in dumps if dump.suffix != ".log"]
+        if not totals:
+            raise RuntimeError(f"callgrind wrote no dump; see {self._log}")
+        return totals[0] / units
+
+
+def _totals(dump: Path) -> int:
+    found = re.search(r"^totals: (\d+)", dump.read_text(), re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"no totals in {dump}")
+    return int(found.group(1))
 
 
 async def closed_loop(count: int, call: Callable[[int], Awaitable[object]]) -> int:
