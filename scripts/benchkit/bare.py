@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
@@ -27,6 +27,19 @@ GO_METHOD = f"/{SERVICE}/Go"
 STREAM_LIFETIME_S = 300.0
 
 Context = grpc.aio.ServicerContext[Any, Any]
+EmptyMethod = grpc.aio.UnaryUnaryMultiCallable[empty_pb2.Empty, empty_pb2.Empty]
+
+
+def empty_methods(channels: Sequence[grpc.aio.Channel]) -> list[EmptyMethod]:
+    """The client side of the empty unary method, one per channel."""
+    return [
+        channel.unary_unary(
+            EMPTY_METHOD,
+            request_serializer=empty_pb2.Empty.SerializeToString,
+            response_deserializer=empty_pb2.Empty.FromString,
+        )
+        for channel in channels
+    ]
 
 
 class _Gate:

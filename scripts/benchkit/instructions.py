@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
 import signal
@@ -34,10 +33,10 @@ from pathlib import Path
 import grpc
 from google.protobuf import duration_pb2, empty_pb2, struct_pb2
 
-from benchkit.bare import EMPTY_METHOD
+from benchkit.bare import empty_methods
 from benchkit.client import Api, channels
 from benchkit.loads import new_task, register_agent
-from benchkit.procs import free_port
+from benchkit.procs import child_env, free_port
 from taskplane.v1 import agents_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,9 +108,8 @@ async def closed_loop(count: int, call: Callable[[int], Awaitable[object]]) -> i
 
 
 async def bare(calls: int, work: Path) -> float:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "scripts"))
     server = Counted(
-        [sys.executable, "-m", "benchkit.bare"], ROOT / "scripts", env, work / "bare.out"
+        [sys.executable, "-m", "benchkit.bare"], ROOT / "scripts", child_env(), work / "bare.out"
     )
     stdout = server.process.stdout
     if stdout is None:
@@ -119,14 +117,7 @@ async def bare(calls: int, work: Path) -> float:
     line = await asyncio.to_thread(stdout.readline)
     port = json.loads(line)["port"]
     opened = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in range(4)]
-    stubs = [
-        channel.unary_unary(
-            EMPTY_METHOD,
-            request_serializer=empty_pb2.Empty.SerializeToString,
-            response_deserializer=empty_pb2.Empty.FromString,
-        )
-        for channel in opened
-    ]
+    stubs = empty_methods(opened)
 
     async def call(number: int) -> object:
         return await stubs[number % 4](empty_pb2.Empty())
@@ -142,11 +133,12 @@ async def bare(calls: int, work: Path) -> float:
 async def taskplane(kind: str, calls: int, source: Path, work: Path) -> float:
     data_dir = Path(tempfile.mkdtemp(prefix="taskplane-instr-", dir=work))
     address = f"127.0.0.1:{free_port()}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKPLANE_")}
-    env.update(
-        TASKPLANE_LISTEN_ADDRESS=address,
-        TASKPLANE_DATA_DIR=str(data_dir),
-        TASKPLANE_LOG_LEVEL="warning",
+    env = child_env(
+        {
+            "TASKPLANE_LISTEN_ADDRESS": address,
+            "TASKPLANE_DATA_DIR": str(data_dir),
+            "TASKPLANE_LOG_LEVEL": "warning",
+        }
     )
     server = Counted([sys.executable, "-m", "server"], source, env, work / f"taskplane-{kind}.out")
     key_file = data_dir / "admin.key"

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 from google.protobuf import duration_pb2, empty_pb2, struct_pb2
 
-from benchkit.bare import EMPTY_METHOD
+from benchkit.bare import empty_methods
 from benchkit.client import Api
 from benchkit.procs import CpuSample
 from taskplane.v1 import agents_pb2, tasks_pb2
@@ -141,14 +141,7 @@ async def _counted(meter: Meter, call: Awaitable[object]) -> None:
 async def empty_unary(
     channels: Sequence[grpc.aio.Channel], concurrency: int, window: Window, server_pgid: int
 ) -> Rate:
-    methods = [
-        channel.unary_unary(
-            EMPTY_METHOD,
-            request_serializer=empty_pb2.Empty.SerializeToString,
-            response_deserializer=empty_pb2.Empty.FromString,
-        )
-        for channel in channels
-    ]
+    methods = empty_methods(channels)
     meter = Meter()
     request = empty_pb2.Empty()
 

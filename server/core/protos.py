@@ -11,27 +11,33 @@ from server.core.model import Agent, Task, TaskError
 from taskplane.v1 import agents_pb2, tasks_pb2
 
 
+def _split(value_us: int) -> tuple[int, int]:
+    """Microseconds as the (seconds, nanos) of a Timestamp or Duration."""
+    seconds, micros = divmod(value_us, 1_000_000)
+    return seconds, micros * 1000
+
+
 def timestamp(value_us: int | None) -> timestamp_pb2.Timestamp | None:
     if value_us is None:
         return None
-    return timestamp_pb2.Timestamp(seconds=value_us // 1_000_000, nanos=value_us % 1_000_000 * 1000)
+    seconds, nanos = _split(value_us)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos)
 
 
 def duration(value_us: int) -> duration_pb2.Duration | None:
     if value_us <= 0:
         return None
-    return duration_pb2.Duration(seconds=value_us // 1_000_000, nanos=value_us % 1_000_000 * 1000)
+    seconds, nanos = _split(value_us)
+    return duration_pb2.Duration(seconds=seconds, nanos=nanos)
 
 
 def set_time(field: timestamp_pb2.Timestamp, value_us: int) -> None:
-    field.seconds = value_us // 1_000_000
-    field.nanos = value_us % 1_000_000 * 1000
+    field.seconds, field.nanos = _split(value_us)
 
 
 def _set_duration(field: duration_pb2.Duration, value_us: int) -> None:
     if value_us > 0:
-        field.seconds = value_us // 1_000_000
-        field.nanos = value_us % 1_000_000 * 1000
+        field.seconds, field.nanos = _split(value_us)
 
 
 def struct(json_text: str | None) -> struct_pb2.Struct | None:
