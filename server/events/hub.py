@@ -11,13 +11,16 @@ committed transaction's events (`publish`) instead of the hub reading them.
 
 Fan-out: waiters are plain futures woken in one pass; subscriptions at the
 same cursor with the same filter share one encoded batch (`shared`); and
-after waking many waiters the hub holds new events back for a while
-(proportional to the waiters, capped), so that a round of deliveries to
-every stream does not follow each commit and the loop keeps time to accept
-and run the calls that commit (a round to 1,000 streams costs tens of
-milliseconds of CPU). Local writers call `notify()` after commit; on
-PostgreSQL other replicas' commits arrive through LISTEN/NOTIFY, and a
-periodic poll covers anything missed. After a database outage the LISTEN
+the hub paces delivery rounds. After waking many waiters it holds new events
+back until nearly all of them have come back to wait, then for as long
+again, so that deliveries take about half of the loop and the calls that
+commit get the rest (a round to 1,000 streams costs tens of milliseconds of
+CPU, more on a slower machine, and without pacing a round would follow each
+commit). The wait is capped, so a few stuck streams cannot stall the rest.
+
+Local writers call `notify()` after commit; on PostgreSQL other replicas'
+commits arrive through LISTEN/NOTIFY, and a periodic poll covers anything
+missed. After a database outage the LISTEN
 connection is reopened with backoff and the hub loads everything committed
 meanwhile from the store, so subscribers miss nothing.
 """
@@ -45,12 +48,11 @@ _MISSING = object()
 #: Backoff between attempts to reopen the LISTEN connection.
 LISTEN_RETRY_MIN_S = 0.1
 LISTEN_RETRY_MAX_S = 5.0
-#: After new events woke at least LINGER_MIN_WAITERS waiters, the next ones
-#: are held back for about as long as delivering to that many streams takes
-#: (LINGER_PER_WAITER_S each, at most LINGER_MAX_S): deliveries then get
-#: about half of the loop, the calls that commit the rest.
+#: Delivery rounds are paced once they wake at least LINGER_MIN_WAITERS (or
+#: that many subscriptions are attached); a round is over when all but a
+#: sixteenth of its waiters are waiting again; the next reveal comes at most
+#: LINGER_MAX_S after the last.
 LINGER_MIN_WAITERS = 64
-LINGER_PER_WAITER_S = 60e-6
 LINGER_MAX_S = 0.1
 #: Shared batches kept (they are only reused within a round).
 SHARED_MAX = 64
@@ -89,6 +91,11 @@ class EventHub:
         # Loaded or published but held back while the hub lingers.
         self._held: list[LogEntry] = []
         self._linger: asyncio.TimerHandle | None = None
+        # The delivery round in progress: when it began and how many of its
+        # waiters have yet to come back; and how long the last one took.
+        self._round_started = 0.0
+        self._round_pending = 0
+        self._last_round_s = 0.0
         self._wake = asyncio.Event()
         self._waiters: set[asyncio.Future[None]] = set()
         self._shared: dict[Hashable, Any] = {}
@@ -180,11 +187,16 @@ class EventHub:
             self._reveal()
 
     def _reveal(self) -> None:
-        """Makes the held entries visible and wakes the waiters; lingers
-        after waking many (see the module docstring)."""
+        """Makes the held entries visible and wakes the waiters; paces the
+        next reveal after a large round (see the module docstring)."""
         self._linger = None
         if not self._held:
             return
+        loop = asyncio.get_running_loop()
+        if self._round_pending:
+            # Capped: the last round is still delivering.
+            self._last_round_s = loop.time() - self._round_started
+            self._round_pending = 0
         self._entries += self._held
         self._head = self._held[-1].sequence
         self._held = []
@@ -193,8 +205,22 @@ class EventHub:
         self._shared.clear()
         woken = self._wake_waiters()
         if woken >= LINGER_MIN_WAITERS:
-            delay = min(LINGER_MAX_S, woken * LINGER_PER_WAITER_S)
-            self._linger = asyncio.get_running_loop().call_later(delay, self._reveal)
+            self._round_started = loop.time()
+            self._round_pending = woken - woken // 16
+            self._linger = loop.call_later(LINGER_MAX_S, self._reveal)
+        elif len(self._followers) >= LINGER_MIN_WAITERS and self._last_round_s:
+            # Most subscriptions are busy (still writing, or reading the
+            # store): hold back as long as the last round took.
+            delay = min(self._last_round_s, LINGER_MAX_S)
+            self._linger = loop.call_later(delay, self._reveal)
+
+    def _round_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        self._last_round_s = now - self._round_started
+        if self._linger is not None:
+            self._linger.cancel()
+        reveal_at = min(now + self._last_round_s, self._round_started + LINGER_MAX_S)
+        self._linger = loop.call_at(reveal_at, self._reveal)
 
     def _wake_waiters(self) -> int:
         waiters, self._waiters = self._waiters, set()
@@ -206,6 +232,10 @@ class EventHub:
     async def _wait(self, deadline: float) -> None:
         """Until the next wake-up or the deadline (loop time)."""
         loop = asyncio.get_running_loop()
+        if self._round_pending:
+            self._round_pending -= 1
+            if not self._round_pending:
+                self._round_over(loop)
         waiter = loop.create_future()
         self._waiters.add(waiter)
         timer = loop.call_at(deadline, _release, waiter)

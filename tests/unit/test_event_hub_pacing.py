@@ -1,0 +1,102 @@
+"""Delivery rounds of the event hub: a large round holds the next events back
+until its waiters are waiting again, then for as long again, capped."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from server.events.hub import LINGER_MAX_S, LINGER_MIN_WAITERS, EventHub, LogEntry
+from taskplane.v1 import events_pb2
+
+WAITERS = 2 * LINGER_MIN_WAITERS
+
+
+def _hub() -> EventHub:
+    # Publishing and waiting never touch the store.
+    return EventHub(database=cast(Any, None), event_log=cast(Any, None))
+
+
+def _entry(sequence: int) -> LogEntry:
+    event = events_pb2.Event(sequence=sequence, type="task.created")
+    return LogEntry(sequence, event, event.SerializeToString())
+
+
+def _waiting(hub: EventHub, after: int, count: int) -> list[asyncio.Task[bool]]:
+    return [asyncio.create_task(hub.wait_beyond(after, 5.0)) for _ in range(count)]
+
+
+async def test_a_small_round_does_not_hold_back_the_next_events() -> None:
+    hub = _hub()
+    waiters = _waiting(hub, 0, LINGER_MIN_WAITERS - 1)
+    await asyncio.sleep(0)
+    hub.publish([_entry(1)])
+    assert all(await asyncio.gather(*waiters))
+    hub.publish([_entry(2)])
+    assert hub.head == 2
+
+
+async def test_a_large_round_holds_until_its_waiters_return_and_as_long_again() -> None:
+    loop = asyncio.get_running_loop()
+    hub = _hub()
+    waiters = _waiting(hub, 0, WAITERS)
+    await asyncio.sleep(0)
+    revealed = loop.time()
+    hub.publish([_entry(1)])
+    assert hub.head == 1
+    assert all(await asyncio.gather(*waiters))
+    hub.publish([_entry(2)])
+    assert hub.head == 1, "held while the round's streams are still delivering"
+
+    await asyncio.sleep(0.03)  # the round's deliveries take 30 ms
+    assert hub.head == 1
+    waiters = _waiting(hub, 1, WAITERS)
+    await asyncio.sleep(0)
+    back = loop.time()
+    assert all(await asyncio.gather(*waiters))
+    assert hub.head == 2
+    round_s = back - revealed
+    # Revealed about one round's duration after the round ended, and no
+    # later than the cap after the round began.
+    held_s = loop.time() - back
+    assert held_s >= min(round_s, revealed + LINGER_MAX_S - back) - 0.005
+    assert loop.time() - revealed <= LINGER_MAX_S + 0.05
+
+
+async def test_a_round_whose_waiters_never_return_is_capped() -> None:
+    loop = asyncio.get_running_loop()
+    hub = _hub()
+    waiters = _waiting(hub, 0, WAITERS)
+    await asyncio.sleep(0)
+    revealed = loop.time()
+    hub.publish([_entry(1)])
+    await asyncio.gather(*waiters)
+    hub.publish([_entry(2)])
+    late = _waiting(hub, 1, 1)  # one stream out of many comes back
+    assert await late[0]
+    assert hub.head == 2
+    assert LINGER_MAX_S - 0.01 <= loop.time() - revealed <= LINGER_MAX_S + 0.1
+
+
+async def test_after_a_capped_round_busy_subscriptions_hold_back_the_next_events() -> None:
+    loop = asyncio.get_running_loop()
+    hub = _hub()
+    for _ in range(WAITERS):
+        hub.attach(_Follower())
+    waiters = _waiting(hub, 0, WAITERS)
+    await asyncio.sleep(0)
+    hub.publish([_entry(1)])
+    await asyncio.gather(*waiters)
+    hub.publish([_entry(2)])
+    while hub.head < 2:  # the round's streams never come back: capped
+        await asyncio.sleep(0.005)
+    capped = loop.time()
+    hub.publish([_entry(3)])
+    assert hub.head == 2, "the subscriptions are still busy with the last round"
+    while hub.head < 3:
+        await asyncio.sleep(0.005)
+    assert loop.time() - capped >= LINGER_MAX_S - 0.01
+
+
+class _Follower:
+    cursor = 0
