@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from server.config import Settings
 from server.core.errors import DatabaseUnavailable
+from server.store.driver import bind_directly
 from server.store.sqlite_writer import SqliteWriter
 
 T = TypeVar("T")
@@ -54,6 +55,7 @@ class Database:
         self.is_sqlite = is_sqlite(url)
         self.async_engine: AsyncEngine | None = None
         if self.is_sqlite:
+            bind_directly()
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             sync_url = url.replace("sqlite+aiosqlite", "sqlite+pysqlite", 1)
             self._writer = sa.create_engine(
