@@ -38,6 +38,9 @@ from benchkit.procs import (
 from benchkit.report import Report
 from benchkit.streams import bare_stream, fanout
 
+from server import event_loop
+from server.event_loop import loop_factory
+
 CELERY_SPEC = "celery[redis]==5.7.0"
 SECTIONS = ("baseline", "create", "e2e-sqlite", "e2e-postgres", "celery", "fanout")
 
@@ -162,6 +165,8 @@ async def main_async(args: argparse.Namespace) -> Report:
             "pinned": pin_self_to_client_core(),
             "python": platform.python_version(),
             "grpcio": grpc.__version__,
+            # Every server and load generator of the run uses this loop.
+            "event_loop": event_loop.running(),
             "kernel": platform.release(),
             "revision": revision(),
         },
@@ -204,7 +209,8 @@ def main() -> int:
         "--redis", default="redis://127.0.0.1:6379/15", help="Celery broker and result db (flushed)"
     )
     args = parser.parse_args()
-    report = asyncio.run(main_async(args))
+    with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
+        report = runner.run(main_async(args))
     print(report.table())
     if args.json:
         args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n")

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 
+from server import event_loop
 from server.admin_cli import ROLES, create_key
 from server.app import run_forever
 from server.config import Settings, SettingsError
@@ -46,7 +47,13 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(migrate(settings))
         return 0
-    asyncio.run(run_forever(settings))
+    try:
+        loop_factory = event_loop.loop_factory(settings.event_loop)
+    except LookupError as error:
+        print(f"taskplane-server: {error}", file=sys.stderr)
+        return 2
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(run_forever(settings))
     return 0
 
 

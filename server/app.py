@@ -16,7 +16,7 @@ from grpc_health.v1 import health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 from opentelemetry import trace
 
-from server import gc_tuning
+from server import event_loop, gc_tuning
 from server.api.health import HealthReporter
 from server.api.interceptor import CallInterceptor
 from server.api.registry import service_bindings
@@ -175,7 +175,13 @@ class TaskplaneServer:
         self.readiness.start()
         if self.metrics is not None:
             self.metrics_port = self.metrics.start(self.settings.metrics_listen_address)
-        log.info("server.started", address=self.address, port=self.port, pid=os.getpid())
+        log.info(
+            "server.started",
+            address=self.address,
+            port=self.port,
+            pid=os.getpid(),
+            event_loop=event_loop.running(),
+        )
 
     async def stop(self) -> None:
         """Drains: readiness first, then no new calls, then in-flight calls get

@@ -60,6 +60,9 @@ class Settings:
     """`json` (one object per line), `console` (for people at a terminal) or
     `auto` (console when stdout is a terminal, else json)."""
 
+    event_loop: str = "auto"
+    """`auto` (uvloop when installed, else asyncio's loop), `uvloop` or `asyncio`."""
+
     max_message_bytes: int = 4 * 1024 * 1024
     """Largest request or response message; larger ones get RESOURCE_EXHAUSTED."""
 
@@ -162,6 +165,8 @@ class Settings:
             raise SettingsError("TASKPLANE_LOG_LEVEL must be debug, info, warning or error")
         if self.log_format not in {"json", "console", "auto"}:
             raise SettingsError("TASKPLANE_LOG_FORMAT must be json, console or auto")
+        if self.event_loop not in {"auto", "uvloop", "asyncio"}:
+            raise SettingsError("TASKPLANE_EVENT_LOOP must be auto, uvloop or asyncio")
         if self.max_message_bytes < 1024:
             raise SettingsError("TASKPLANE_MAX_MESSAGE_BYTES must be at least 1024")
         if ":" not in self.listen_address:

@@ -19,6 +19,8 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2, timestamp_pb2
 
+from server.event_loop import loop_factory
+
 SERVICE = "bench.Bare"
 EMPTY_METHOD = f"/{SERVICE}/Empty"
 STREAM_METHOD = f"/{SERVICE}/Stream"
@@ -123,7 +125,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-lifetime", type=float, default=600.0)
     args = parser.parse_args()
-    asyncio.run(serve(args.max_lifetime))
+    # The event loop the Taskplane server runs on, so that the loop is not
+    # a difference between the two.
+    with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
+        runner.run(serve(args.max_lifetime))
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ class Report:
         cores = self.machine.get("cores")
         lines = [
             f"Taskplane bench, {self.started}, {cores} cores "
-            f"(servers on core 0, load on core 1: {self.machine.get('pinned')})",
+            f"(servers on core 0, load on core 1: {self.machine.get('pinned')}), "
+            f"event loop {self.machine.get('event_loop', 'asyncio')}",
             "",
             f"{'measurement':<44} {'value':>11}  {'unit':<9} {'server':>7} {'client':>7} "
             f"{'other':>7}",

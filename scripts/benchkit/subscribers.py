@@ -42,6 +42,7 @@ from google.protobuf import (
 )
 
 from benchkit.bare import STREAM_METHOD
+from server.event_loop import loop_factory
 from taskplane.v1 import events_pb2
 
 BUCKET_US = 100
@@ -249,7 +250,8 @@ def main() -> None:
 
     parser.add_argument("--max-lifetime", type=float, default=300.0)
     args = parser.parse_args()
-    result = asyncio.run(asyncio.wait_for(run(args), args.max_lifetime))
+    with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
+        result = runner.run(asyncio.wait_for(run(args), args.max_lifetime))
     print(json.dumps(result), flush=True)
 
 

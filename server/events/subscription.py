@@ -130,8 +130,10 @@ class Subscription:
             if finished:
                 yield End("task_terminal", self.cursor)
                 return
-            if entries or self._hub.read(self.cursor, 1) is None:
+            if entries and self.cursor < self._hub.head:
                 continue
+            if self._hub.read(self.cursor, 1) is None:
+                continue  # behind the buffer: read the store
             if self._end_when_caught_up:
                 yield End("task_terminal", self.cursor)
                 return

@@ -261,3 +261,20 @@ async def test_one_correlation_id_runs_through_logs_and_events(
     assert len(chain) == 5
     assert {line["correlation_id"] for line in chain} == {correlation}
     assert all(line["code"] == "OK" and line["duration_ms"] >= 0 for line in chain)
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("auto", "uvloop"), ("asyncio", "asyncio")])
+async def test_the_server_runs_on_the_event_loop_its_setting_names(
+    process_env: dict[str, str], tmp_path: Path, setting: str, expected: str
+) -> None:
+    log = tmp_path / "server.log"
+    env = {**process_env, "TASKPLANE_EVENT_LOOP": setting}
+    async with server_process(env, log) as process:
+        api = connect(process.address, admin_key(tmp_path / "data"))
+        created = await api.tasks.CreateTask(
+            tasks_pb2.CreateTaskRequest(task=tasks_pb2.Task(kind="loop.check"))
+        )
+        assert created.task.state == tasks_pb2.TASK_STATE_QUEUED
+        await api.close()
+        started = [line for line in process.lines() if line.get("event") == "server.started"]
+    assert [line["event_loop"] for line in started] == [expected]
