@@ -20,9 +20,9 @@ commit). The wait is capped, so a few stuck streams cannot stall the rest.
 
 Local writers call `notify()` after commit; on PostgreSQL other replicas'
 commits arrive through LISTEN/NOTIFY, and a periodic poll covers anything
-missed. After a database outage the LISTEN
-connection is reopened with backoff and the hub loads everything committed
-meanwhile from the store, so subscribers miss nothing.
+missed. After a database outage the LISTEN connection is reopened with
+backoff and the hub loads everything committed meanwhile from the store, so
+subscribers miss nothing.
 """
 
 from __future__ import annotations
