@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -20,7 +21,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,23 +59,35 @@ def rate_fields(rate: Rate) -> dict[str, Any]:
 
 
 async def baseline(plan: Plan) -> dict[str, Any]:
-    server = Child(python_module("benchkit.bare"), pin_server_core=True)
+    found: dict[str, Any] = {}
+    async with bare_server() as (server, address):
+        found["empty_unary"] = await bare_empty_unary(plan, server, address)
+        found["stream_1"] = await bare_stream(plan, server, address, 1)
+        found["stream_fanout"] = await bare_stream(plan, server, address, plan.subscribers)
+    if event_loop.running() != "asyncio":
+        # For reference: the same server on asyncio's own loop.
+        async with bare_server("asyncio") as (server, address):
+            found["empty_unary_asyncio"] = await bare_empty_unary(plan, server, address)
+    return found
+
+
+@contextlib.asynccontextmanager
+async def bare_server(loop: str = "auto") -> AsyncIterator[tuple[Child, str]]:
+    server = Child(python_module("benchkit.bare", f"--event-loop={loop}"), pin_server_core=True)
     try:
         port = json.loads(await asyncio.to_thread(server.readline, 30))["port"]
-        address = f"127.0.0.1:{port}"
-        bare = [grpc.aio.insecure_channel(address) for _ in range(plan.channels)]
-        try:
-            unary = await empty_unary(bare, plan.concurrency, plan.window, server.pid)
-        finally:
-            for channel in bare:
-                await channel.close()
-        return {
-            "empty_unary": rate_fields(unary),
-            "stream_1": await bare_stream(plan, server, address, 1),
-            "stream_fanout": await bare_stream(plan, server, address, plan.subscribers),
-        }
+        yield server, f"127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+async def bare_empty_unary(plan: Plan, server: Child, address: str) -> dict[str, Any]:
+    bare = [grpc.aio.insecure_channel(address) for _ in range(plan.channels)]
+    try:
+        return rate_fields(await empty_unary(bare, plan.concurrency, plan.window, server.pid))
+    finally:
+        for channel in bare:
+            await channel.close()
 
 
 async def create(plan: Plan) -> dict[str, Any]:

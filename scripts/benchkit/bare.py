@@ -124,10 +124,14 @@ async def serve(max_lifetime_s: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-lifetime", type=float, default=600.0)
+    parser.add_argument(
+        "--event-loop",
+        choices=["auto", "asyncio"],
+        default="auto",
+        help="auto: the loop the Taskplane server picks, so that the loop is no difference",
+    )
     args = parser.parse_args()
-    # The event loop the Taskplane server runs on, so that the loop is not
-    # a difference between the two.
-    with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
+    with asyncio.Runner(loop_factory=loop_factory(args.event_loop)) as runner:
         runner.run(serve(args.max_lifetime))
 
 

@@ -81,6 +81,7 @@ TARGETS = (
 # label, path to the figure, unit
 ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("bare grpcio: empty unary", ("baseline", "empty_unary"), "calls/s"),
+    ("  the same on asyncio's own loop", ("baseline", "empty_unary_asyncio"), "calls/s"),
     ("bare grpcio: stream, 1 subscriber", ("baseline", "stream_1"), "msgs/s"),
     ("bare grpcio: stream, fan-out", ("baseline", "stream_fanout"), "msgs/s"),
     ("Taskplane CreateTask (SQLite)", ("create",), "calls/s"),
