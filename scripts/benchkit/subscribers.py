@@ -47,24 +47,32 @@ from taskplane.v1 import events_pb2
 
 BUCKET_US = 100
 MAX_BUCKET = 600_000  # 60 s
-
-
 SUBSCRIBE = "/taskplane.v1.EventService/Subscribe"
 
 
 def _counted_response() -> Any:
     """A message class that reads a SubscribeResponse's batch as events with
-    only their sequence (field 2); the other fields are skipped as unknown."""
+    only their sequence; the other fields are skipped as unknown. Field
+    numbers come from the real messages."""
     field = descriptor_pb2.FieldDescriptorProto
+
+    def number(message: Any, name: str) -> int:
+        return int(message.DESCRIPTOR.fields_by_name[name].number)
+
     file = descriptor_pb2.FileDescriptorProto(
         name="benchkit/counted.proto", package="benchkit", syntax="proto3"
     )
     event = file.message_type.add(name="CountedEvent")
-    event.field.add(name="sequence", number=2, type=field.TYPE_INT64, label=field.LABEL_OPTIONAL)
+    event.field.add(
+        name="sequence",
+        number=number(events_pb2.Event, "sequence"),
+        type=field.TYPE_INT64,
+        label=field.LABEL_OPTIONAL,
+    )
     batch = file.message_type.add(name="CountedBatch")
     batch.field.add(
         name="events",
-        number=1,
+        number=number(events_pb2.EventBatch, "events"),
         type=field.TYPE_MESSAGE,
         label=field.LABEL_REPEATED,
         type_name=".benchkit.CountedEvent",
@@ -72,7 +80,7 @@ def _counted_response() -> Any:
     response = file.message_type.add(name="CountedResponse")
     response.field.add(
         name="batch",
-        number=1,
+        number=number(events_pb2.SubscribeResponse, "batch"),
         type=field.TYPE_MESSAGE,
         label=field.LABEL_OPTIONAL,
         type_name=".benchkit.CountedBatch",
