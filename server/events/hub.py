@@ -50,10 +50,13 @@ LISTEN_RETRY_MIN_S = 0.1
 LISTEN_RETRY_MAX_S = 5.0
 #: Delivery rounds are paced once they wake at least LINGER_MIN_WAITERS (or
 #: that many subscriptions are attached); a round is over when all but a
-#: sixteenth of its waiters are waiting again; the next reveal comes at most
-#: LINGER_MAX_S after the last.
+#: sixteenth of its waiters are waiting again. The next reveal comes at most
+#: twice the last round's duration (at least ROUND_CAP_MIN_S) after the
+#: last, so that waiters which do not come back (their call ended) delay
+#: nothing for long, and never later than LINGER_MAX_S.
 LINGER_MIN_WAITERS = 64
 LINGER_MAX_S = 0.1
+ROUND_CAP_MIN_S = 0.01
 #: Shared batches kept (they are only reused within a round).
 SHARED_MAX = 64
 
@@ -207,12 +210,17 @@ class EventHub:
         if woken >= LINGER_MIN_WAITERS:
             self._round_started = loop.time()
             self._round_pending = woken - woken // 16
-            self._linger = loop.call_later(LINGER_MAX_S, self._reveal)
+            self._linger = loop.call_later(self._round_cap_s(), self._reveal)
         elif len(self._followers) >= LINGER_MIN_WAITERS and self._last_round_s:
             # Most subscriptions are busy (still writing, or reading the
             # store): hold back as long as the last round took.
             delay = min(self._last_round_s, LINGER_MAX_S)
             self._linger = loop.call_later(delay, self._reveal)
+
+    def _round_cap_s(self) -> float:
+        if not self._last_round_s:
+            return LINGER_MAX_S
+        return min(LINGER_MAX_S, max(2 * self._last_round_s, ROUND_CAP_MIN_S))
 
     def _round_over(self, loop: asyncio.AbstractEventLoop) -> None:
         now = loop.time()

@@ -6,7 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
-from server.events.hub import LINGER_MAX_S, LINGER_MIN_WAITERS, EventHub, LogEntry
+from server.events.hub import (
+    LINGER_MAX_S,
+    LINGER_MIN_WAITERS,
+    ROUND_CAP_MIN_S,
+    EventHub,
+    LogEntry,
+)
 from taskplane.v1 import events_pb2
 
 WAITERS = 2 * LINGER_MIN_WAITERS
@@ -76,6 +82,26 @@ async def test_a_round_whose_waiters_never_return_is_capped() -> None:
     assert await late[0]
     assert hub.head == 2
     assert LINGER_MAX_S - 0.01 <= loop.time() - revealed <= LINGER_MAX_S + 0.1
+
+
+async def test_after_quick_rounds_waiters_that_leave_hold_the_next_events_briefly() -> None:
+    loop = asyncio.get_running_loop()
+    hub = _hub()
+    waiters = _waiting(hub, 0, WAITERS)
+    await asyncio.sleep(0)
+    hub.publish([_entry(1)])
+    await asyncio.gather(*waiters)
+    waiters = _waiting(hub, 1, WAITERS)  # every stream back at once: a quick round
+    await asyncio.sleep(0)
+    hub.publish([_entry(2)])
+    assert all(await asyncio.gather(*waiters))
+    # This round's waiters leave (their calls ended) instead of waiting again.
+    started = loop.time()
+    hub.publish([_entry(3)])
+    assert hub.head == 2
+    while hub.head < 3:
+        await asyncio.sleep(0.001)
+    assert loop.time() - started <= ROUND_CAP_MIN_S + 0.04 < LINGER_MAX_S
 
 
 async def test_after_a_capped_round_busy_subscriptions_hold_back_the_next_events() -> None:
