@@ -116,7 +116,8 @@ class DependencyChecks:
     ) -> CheckResult:
         started = time.perf_counter()
         try:
-            state, detail = await asyncio.wait_for(probe(), self._timeout_s)
+            async with asyncio.timeout(self._timeout_s):
+                state, detail = await probe()
         except TimeoutError:
             state, detail = CheckState.DOWN, f"no answer within {self._timeout_s:g} s"
         except DatabaseUnavailable as error:

@@ -51,7 +51,8 @@ class Snapshot:
 
 async def snapshot(runtime: Runtime) -> Snapshot:
     try:
-        stored: Stored | None = await asyncio.wait_for(_stored(runtime), STORE_TIMEOUT_S)
+        async with asyncio.timeout(STORE_TIMEOUT_S):
+            stored: Stored | None = await _stored(runtime)
     except (Unavailable, TimeoutError):
         stored = None
     pool = None

@@ -290,7 +290,8 @@ class EventHub:
         while True:
             if self.listening and not self._listener_lost.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._listener_lost.wait(), self._poll_interval_s)
+                    async with asyncio.timeout(self._poll_interval_s):
+                        await self._listener_lost.wait()
                 continue
             if self._listener is not None:
                 log.warning("event_hub.listener_lost")
@@ -311,8 +312,12 @@ class EventHub:
 
     async def _tail(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for drops a
+            # cancellation that arrives just as the event is set, and `stop()`
+            # then waits for this loop forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval_s)
+                async with asyncio.timeout(self._poll_interval_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self._load()
