@@ -257,8 +257,11 @@ class Worker:
                 self._start(lease)
 
     async def _pause(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for, here and below: on Python 3.11
+        # wait_for drops a cancellation that arrives just as the event is set.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
     def _start(self, lease: agents_pb2.Lease) -> None:
         job = asyncio.create_task(self._execute(lease), name=f"task {lease.task.id}")
@@ -344,7 +347,8 @@ class Worker:
             delay = due - time.monotonic()
             if delay > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._leases_changed.wait(), delay)
+                    async with asyncio.timeout(delay):
+                        await self._leases_changed.wait()
                 if time.monotonic() < due:
                     continue  # a new lease may need an earlier beat: recompute
             last = time.monotonic()
