@@ -40,7 +40,6 @@ from benchkit.report import Report
 from benchkit.streams import bare_stream, fanout
 
 from server import event_loop
-from server.event_loop import loop_factory
 
 CELERY_SPEC = "celery[redis]==5.7.0"
 SECTIONS = ("baseline", "create", "e2e-sqlite", "e2e-postgres", "celery", "fanout")
@@ -222,8 +221,7 @@ def main() -> int:
         "--redis", default="redis://127.0.0.1:6379/15", help="Celery broker and result db (flushed)"
     )
     args = parser.parse_args()
-    with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
-        report = runner.run(main_async(args))
+    report = event_loop.run(main_async(args))
     print(report.table())
     if args.json:
         args.json.write_text(json.dumps(report.to_json(), indent=2) + "\n")

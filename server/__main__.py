@@ -48,12 +48,11 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(migrate(settings))
         return 0
     try:
-        loop_factory = event_loop.loop_factory(settings.event_loop)
+        event_loop.resolve(settings.event_loop)
     except LookupError as error:
         print(f"taskplane-server: {error}", file=sys.stderr)
         return 2
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
-        runner.run(run_forever(settings))
+    event_loop.run(run_forever(settings), settings.event_loop)
     return 0
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def uvloop_available() -> bool:
@@ -31,6 +34,18 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     import uvloop
 
     return uvloop.new_event_loop
+
+
+def run(main: Coroutine[Any, Any, T], choice: str = "auto") -> T:
+    """`asyncio.run(main)` on the loop `choice` stands for; LookupError, before
+    anything runs, when that loop is not installed."""
+    try:
+        factory = loop_factory(choice)
+    except LookupError:
+        main.close()
+        raise
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
 
 
 def running() -> str:

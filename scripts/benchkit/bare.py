@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 from google.protobuf import empty_pb2, timestamp_pb2
 
-from server.event_loop import loop_factory
+from server import event_loop
 
 SERVICE = "bench.Bare"
 EMPTY_METHOD = f"/{SERVICE}/Empty"
@@ -131,8 +131,7 @@ def main() -> None:
         help="auto: the loop the Taskplane server picks, so that the loop is no difference",
     )
     args = parser.parse_args()
-    with asyncio.Runner(loop_factory=loop_factory(args.event_loop)) as runner:
-        runner.run(serve(args.max_lifetime))
+    event_loop.run(serve(args.max_lifetime), args.event_loop)
 
 
 if __name__ == "__main__":

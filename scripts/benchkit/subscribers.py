@@ -42,7 +42,7 @@ from google.protobuf import (
 )
 
 from benchkit.bare import STREAM_METHOD
-from server.event_loop import loop_factory
+from server import event_loop
 from taskplane.v1 import events_pb2
 
 BUCKET_US = 100
@@ -50,41 +50,30 @@ MAX_BUCKET = 600_000  # 60 s
 SUBSCRIBE = "/taskplane.v1.EventService/Subscribe"
 
 
+#: The sequence-only messages: each keeps one field of the real message it
+#: stands for, pointing at the next one's type.
+_COUNTED = (
+    ("CountedEvent", events_pb2.Event, "sequence", ""),
+    ("CountedBatch", events_pb2.EventBatch, "events", ".benchkit.CountedEvent"),
+    ("CountedResponse", events_pb2.SubscribeResponse, "batch", ".benchkit.CountedBatch"),
+)
+
+
 def _counted_response() -> Any:
     """A message class that reads a SubscribeResponse's batch as events with
-    only their sequence; the other fields are skipped as unknown. Field
-    numbers come from the real messages."""
-    field = descriptor_pb2.FieldDescriptorProto
-
-    def number(message: Any, name: str) -> int:
-        return int(message.DESCRIPTOR.fields_by_name[name].number)
-
+    only their sequence; the other fields are skipped as unknown. Fields are
+    copied from the real messages."""
     file = descriptor_pb2.FileDescriptorProto(
         name="benchkit/counted.proto", package="benchkit", syntax="proto3"
     )
-    event = file.message_type.add(name="CountedEvent")
-    event.field.add(
-        name="sequence",
-        number=number(events_pb2.Event, "sequence"),
-        type=field.TYPE_INT64,
-        label=field.LABEL_OPTIONAL,
-    )
-    batch = file.message_type.add(name="CountedBatch")
-    batch.field.add(
-        name="events",
-        number=number(events_pb2.EventBatch, "events"),
-        type=field.TYPE_MESSAGE,
-        label=field.LABEL_REPEATED,
-        type_name=".benchkit.CountedEvent",
-    )
-    response = file.message_type.add(name="CountedResponse")
-    response.field.add(
-        name="batch",
-        number=number(events_pb2.SubscribeResponse, "batch"),
-        type=field.TYPE_MESSAGE,
-        label=field.LABEL_OPTIONAL,
-        type_name=".benchkit.CountedBatch",
-    )
+    for name, real, kept, type_name in _COUNTED:
+        whole = descriptor_pb2.DescriptorProto()
+        real.DESCRIPTOR.CopyToProto(whole)
+        field = next(field for field in whole.field if field.name == kept)
+        field.ClearField("oneof_index")
+        if type_name:
+            field.type_name = type_name
+        file.message_type.add(name=name).field.append(field)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("benchkit.CountedResponse"))
@@ -258,8 +247,7 @@ def main() -> None:
 
     parser.add_argument("--max-lifetime", type=float, default=300.0)
     args = parser.parse_args()
-    with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
-        result = runner.run(asyncio.wait_for(run(args), args.max_lifetime))
+    result = event_loop.run(asyncio.wait_for(run(args), args.max_lifetime))
     print(json.dumps(result), flush=True)
 
 

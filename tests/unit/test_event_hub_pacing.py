@@ -32,6 +32,18 @@ def _waiting(hub: EventHub, after: int, count: int) -> list[asyncio.Task[bool]]:
     return [asyncio.create_task(hub.wait_beyond(after, 5.0)) for _ in range(count)]
 
 
+async def _publish_to_waiters(
+    hub: EventHub, sequence: int
+) -> tuple[float, list[asyncio.Task[bool]]]:
+    """WAITERS waiting for `sequence`, then `sequence` published: when it was
+    published, and the waiters."""
+    waiters = _waiting(hub, sequence - 1, WAITERS)
+    await asyncio.sleep(0)
+    published = asyncio.get_running_loop().time()
+    hub.publish([_entry(sequence)])
+    return published, waiters
+
+
 async def test_a_small_round_does_not_hold_back_the_next_events() -> None:
     hub = _hub()
     waiters = _waiting(hub, 0, LINGER_MIN_WAITERS - 1)
@@ -45,10 +57,7 @@ async def test_a_small_round_does_not_hold_back_the_next_events() -> None:
 async def test_a_large_round_holds_until_its_waiters_return_and_as_long_again() -> None:
     loop = asyncio.get_running_loop()
     hub = _hub()
-    waiters = _waiting(hub, 0, WAITERS)
-    await asyncio.sleep(0)
-    revealed = loop.time()
-    hub.publish([_entry(1)])
+    revealed, waiters = await _publish_to_waiters(hub, 1)
     assert hub.head == 1
     assert all(await asyncio.gather(*waiters))
     hub.publish([_entry(2)])
@@ -72,10 +81,7 @@ async def test_a_large_round_holds_until_its_waiters_return_and_as_long_again() 
 async def test_a_round_whose_waiters_never_return_is_capped() -> None:
     loop = asyncio.get_running_loop()
     hub = _hub()
-    waiters = _waiting(hub, 0, WAITERS)
-    await asyncio.sleep(0)
-    revealed = loop.time()
-    hub.publish([_entry(1)])
+    revealed, waiters = await _publish_to_waiters(hub, 1)
     await asyncio.gather(*waiters)
     hub.publish([_entry(2)])
     late = _waiting(hub, 1, 1)  # one stream out of many comes back
@@ -87,13 +93,10 @@ async def test_a_round_whose_waiters_never_return_is_capped() -> None:
 async def test_after_quick_rounds_waiters_that_leave_hold_the_next_events_briefly() -> None:
     loop = asyncio.get_running_loop()
     hub = _hub()
-    waiters = _waiting(hub, 0, WAITERS)
-    await asyncio.sleep(0)
-    hub.publish([_entry(1)])
+    _, waiters = await _publish_to_waiters(hub, 1)
     await asyncio.gather(*waiters)
-    waiters = _waiting(hub, 1, WAITERS)  # every stream back at once: a quick round
-    await asyncio.sleep(0)
-    hub.publish([_entry(2)])
+    # Every stream back at once: a quick round.
+    _, waiters = await _publish_to_waiters(hub, 2)
     assert all(await asyncio.gather(*waiters))
     # This round's waiters leave (their calls ended) instead of waiting again.
     started = loop.time()
@@ -109,9 +112,7 @@ async def test_after_a_capped_round_busy_subscriptions_hold_back_the_next_events
     hub = _hub()
     for _ in range(WAITERS):
         hub.attach(_Follower())
-    waiters = _waiting(hub, 0, WAITERS)
-    await asyncio.sleep(0)
-    hub.publish([_entry(1)])
+    _, waiters = await _publish_to_waiters(hub, 1)
     await asyncio.gather(*waiters)
     hub.publish([_entry(2)])
     while hub.head < 2:  # the round's streams never come back: capped

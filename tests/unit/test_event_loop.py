@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from server import event_loop
@@ -13,16 +11,13 @@ from server.config import Settings, SettingsError
 def test_auto_picks_uvloop_where_it_is_installed() -> None:
     assert event_loop.uvloop_available()
     assert event_loop.resolve("auto") == "uvloop"
-    factory = event_loop.loop_factory("auto")
-    assert factory is not None
-    with asyncio.Runner(loop_factory=factory) as runner:
-        assert runner.run(_running()) == "uvloop"
+    assert event_loop.loop_factory("auto") is not None
+    assert event_loop.run(_running(), "auto") == "uvloop"
 
 
 def test_asyncio_keeps_the_standard_loop() -> None:
     assert event_loop.loop_factory("asyncio") is None
-    with asyncio.Runner(loop_factory=event_loop.loop_factory("asyncio")) as runner:
-        assert runner.run(_running()) == "asyncio"
+    assert event_loop.run(_running(), "asyncio") == "asyncio"
 
 
 def test_uvloop_without_uvloop_installed_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,6 +25,8 @@ def test_uvloop_without_uvloop_installed_is_refused(monkeypatch: pytest.MonkeyPa
     assert event_loop.resolve("auto") == "asyncio"
     with pytest.raises(LookupError, match="uvloop is not installed"):
         event_loop.loop_factory("uvloop")
+    with pytest.raises(LookupError, match="uvloop is not installed"):
+        event_loop.run(_running(), "uvloop")
 
 
 def test_an_unknown_loop_is_a_settings_error() -> None:
