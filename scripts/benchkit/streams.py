@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -46,11 +48,18 @@ async def ready(children: list[Child], timeout: float = 90.0) -> None:
             raise RuntimeError(f"subscriber said {line!r}")
 
 
-async def results(children: list[Child], timeout: float) -> list[dict[str, Any]]:
-    found = []
-    for child in children:
-        found.append(json.loads(await asyncio.to_thread(child.readline, timeout)))
-    return found
+async def results(children: list[Child], command: str, timeout: float) -> list[dict[str, Any]]:
+    """Sends each child `command` and a file to write its JSON result to (a
+    result can be larger than a pipe holds), then reads them back."""
+    with tempfile.TemporaryDirectory(prefix="taskplane-bench-") as tmp:
+        paths = [Path(tmp) / f"{index}.json" for index in range(len(children))]
+        for child, path in zip(children, paths, strict=True):
+            child.send(f"{command} {path}")
+        for child in children:
+            line = await asyncio.to_thread(child.readline, timeout)
+            if line != "done":
+                raise RuntimeError(f"subscriber said {line!r}")
+        return [json.loads(path.read_text()) for path in paths]
 
 
 async def bare_stream(plan: Plan, server: Child, address: str, streams: int) -> dict[str, Any]:
@@ -66,13 +75,12 @@ async def bare_stream(plan: Plan, server: Child, address: str, streams: int) -> 
             await go(empty_pb2.Empty())
         t0 = time.time() + plan.window.warmup_s
         t1 = t0 + plan.window.duration_s
-        for child in children:
-            child.send(f"window {t0} {t1}")
+        collecting = asyncio.create_task(results(children, f"window {t0} {t1}", 30 + t1 - t0))
         await asyncio.sleep(max(0.0, t0 - time.time()))
         before = CpuSample.take(server.pid)
         await asyncio.sleep(max(0.0, t1 - time.time()))
         after = CpuSample.take(server.pid)
-        found = await results(children, 30)
+        found = await collecting
     finally:
         for child in children:
             child.stop()
@@ -123,9 +131,7 @@ async def fanout(plan: Plan) -> dict[str, Any]:
                 head0 = await head_sequence(apis[0])
                 sent = await publish(apis, plan.fanout_rate, plan.fanout_s)
                 head = await head_sequence(apis[0])
-                for child in children:
-                    child.send(f"drain {head} 30")
-                found = await results(children, 60)
+                found = await results(children, f"drain {head} 30", 60)
                 after = CpuSample.take(server.child.pid)
             finally:
                 for child in children:

@@ -3,10 +3,11 @@
     python -m benchkit.subscribers --mode bare|taskplane --address A --streams N
 
 It opens its streams and prints `ready` once every stream is established,
-then obeys one command read from stdin and prints one JSON line:
+then obeys one command read from stdin, writes its result as JSON to the
+file the command names last, and prints `done`:
 
-- `window T0 T1` (bare): messages received between wall-clock times T0 and T1.
-- `drain SEQ TIMEOUT` (taskplane): reads until every stream has seen event
+- `window T0 T1 PATH` (bare): messages received between wall-clock times T0 and T1.
+- `drain SEQ TIMEOUT PATH` (taskplane): reads until every stream has seen event
   sequence SEQ, or TIMEOUT seconds; reports deliveries, the first and last
   receive times and a histogram of commit-to-delivery latency (receive time
   minus `Event.time`) in 0.1 ms buckets over every event delivered to the
@@ -30,6 +31,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -172,7 +174,8 @@ def _cpu() -> float:
     return times.user + times.system
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def run(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """Opens the streams, obeys the command; returns the result and where to write it."""
     stats = Stats()
     ready = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
@@ -199,6 +202,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             tasks.append(asyncio.create_task(stream))
     result: dict[str, Any] = {}
+    path = ""
     try:
         await asyncio.wait_for(ready.wait(), 60)
         # Streams and stubs are long-lived; each message's garbage is not
@@ -208,6 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print("ready", flush=True)
         cpu0 = _cpu()
         command = await _command()
+        path = command.pop() if command else ""
         if command and command[0] == "window":
             t0, t1 = float(command[1]), float(command[2])
             await asyncio.sleep(max(0.0, t0 - time.time()))
@@ -232,7 +237,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*tasks, return_exceptions=True)
         for closing in close:
             await closing()
-    return result
+    return result, path
 
 
 def main() -> None:
@@ -247,8 +252,10 @@ def main() -> None:
 
     parser.add_argument("--max-lifetime", type=float, default=300.0)
     args = parser.parse_args()
-    result = event_loop.run(asyncio.wait_for(run(args), args.max_lifetime))
-    print(json.dumps(result), flush=True)
+    result, path = event_loop.run(asyncio.wait_for(run(args), args.max_lifetime))
+    if path:
+        Path(path).write_text(json.dumps(result))
+    print("done", flush=True)
 
 
 if __name__ == "__main__":
