@@ -14,9 +14,9 @@ file the command names last, and prints `done`:
   sampled streams.
 
 Taskplane streams start with START_POSITION_NOW, so they are idle until
-events come. One stream in `--sample-every` decodes every event in full and
-records its latency; the others decode only each event's sequence (`Counted`)
-and count, so that the client's own decoding does not become the bottleneck of
+events come. One stream in `--sample-every` decodes each event's sequence
+and commit time (`Timed`) and records its latency; the others decode only
+its sequence (`Counted`) and count, so that the client's own decoding does not become the bottleneck of
 a fan-out to 1,000 streams. Calls carry the API key as call metadata on a
 plain channel, as the bare streams do: no client interceptors.
 The process exits on its own when stdin closes or after `--max-lifetime`."""
@@ -52,36 +52,42 @@ MAX_BUCKET = 600_000  # 60 s
 SUBSCRIBE = "/taskplane.v1.EventService/Subscribe"
 
 
-#: The sequence-only messages: each keeps one field of the real message it
-#: stands for, pointing at the next one's type.
-_COUNTED = (
-    ("CountedEvent", events_pb2.Event, "sequence", ""),
-    ("CountedBatch", events_pb2.EventBatch, "events", ".benchkit.CountedEvent"),
-    ("CountedResponse", events_pb2.SubscribeResponse, "batch", ".benchkit.CountedBatch"),
-)
-
-
-def _counted_response() -> Any:
+def _partial_response(name: str, kept: tuple[str, ...]) -> Any:
     """A message class that reads a SubscribeResponse's batch as events with
-    only their sequence; the other fields are skipped as unknown. Fields are
-    copied from the real messages."""
+    only the `kept` fields of Event; the others are skipped as unknown. Each
+    message keeps one field of the real message it stands for (the kept
+    ones for the event), copied from its descriptor."""
     file = descriptor_pb2.FileDescriptorProto(
-        name="benchkit/counted.proto", package="benchkit", syntax="proto3"
+        name=f"benchkit/{name}.proto",
+        package="benchkit",
+        syntax="proto3",
+        dependency=[timestamp_pb2.DESCRIPTOR.name],
     )
-    for name, real, kept, type_name in _COUNTED:
+    layers = (
+        (f"{name}Event", events_pb2.Event, kept, ""),
+        (f"{name}Batch", events_pb2.EventBatch, ("events",), f".benchkit.{name}Event"),
+        (f"{name}Response", events_pb2.SubscribeResponse, ("batch",), f".benchkit.{name}Batch"),
+    )
+    for message, real, fields, type_name in layers:
         whole = descriptor_pb2.DescriptorProto()
         real.DESCRIPTOR.CopyToProto(whole)
-        field = next(field for field in whole.field if field.name == kept)
-        field.ClearField("oneof_index")
-        if type_name:
-            field.type_name = type_name
-        file.message_type.add(name=name).field.append(field)
+        added = file.message_type.add(name=message)
+        for field in whole.field:
+            if field.name in fields:
+                field.ClearField("oneof_index")
+                if type_name:
+                    field.type_name = type_name
+                added.field.append(field)
     pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(timestamp_pb2.DESCRIPTOR.serialized_pb)
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("benchkit.CountedResponse"))
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"benchkit.{name}Response"))
 
 
-Counted = _counted_response()
+#: Events with their sequence only (the counting streams), and with their
+#: sequence and commit time (the sampled streams).
+Counted = _partial_response("Counted", ("sequence",))
+Timed = _partial_response("Timed", ("sequence", "time"))
 
 
 @dataclasses.dataclass
@@ -127,7 +133,7 @@ async def _taskplane_stream(
         SUBSCRIBE,
         request_serializer=events_pb2.SubscribeRequest.SerializeToString,
         response_deserializer=(
-            events_pb2.SubscribeResponse.FromString if sampled else Counted.FromString
+            Timed.FromString if sampled else Counted.FromString
         ),
     )
     request = events_pb2.SubscribeRequest(position=events_pb2.START_POSITION_NOW)
