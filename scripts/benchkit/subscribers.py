@@ -16,9 +16,10 @@ file the command names last, and prints `done`:
 Taskplane streams start with START_POSITION_NOW, so they are idle until
 events come. One stream in `--sample-every` decodes each event's sequence
 and commit time (`Timed`) and records its latency; the others decode only
-its sequence (`Counted`) and count, so that the client's own decoding does not become the bottleneck of
-a fan-out to 1,000 streams. Calls carry the API key as call metadata on a
-plain channel, as the bare streams do: no client interceptors.
+its sequence (`Counted`) and count, so that the client's own decoding does
+not become the bottleneck of a fan-out to 1,000 streams. Calls carry the
+API key as call metadata on a plain channel, as the bare streams do: no
+client interceptors.
 The process exits on its own when stdin closes or after `--max-lifetime`."""
 
 from __future__ import annotations
@@ -132,9 +133,7 @@ async def _taskplane_stream(
     method = channel.unary_stream(
         SUBSCRIBE,
         request_serializer=events_pb2.SubscribeRequest.SerializeToString,
-        response_deserializer=(
-            Timed.FromString if sampled else Counted.FromString
-        ),
+        response_deserializer=(Timed.FromString if sampled else Counted.FromString),
     )
     request = events_pb2.SubscribeRequest(position=events_pb2.START_POSITION_NOW)
     call: Any = method(request, metadata=metadata)
