@@ -114,12 +114,18 @@ agents = sa.Table(
 )
 
 # The event log. `sequence` is assigned under the lock of the `log_head` row,
-# so it is gap-free and increases in commit order.
+# so it is gap-free and increases in commit order; on SQLite it is the rowid.
+# Event ids are generated unique and never looked up: no index.
 events = sa.Table(
     "events",
     metadata,
-    sa.Column("sequence", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column(
+        "sequence",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("id", sa.String(40), nullable=False),
     sa.Column("workspace_id", sa.String(40), nullable=False),
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("task_id", sa.String(40), nullable=False),
