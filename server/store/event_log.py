@@ -15,6 +15,7 @@ it counts the units of the group that are still in it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -49,6 +50,31 @@ _STORED_HEAD_SQL = (
     "COALESCE((SELECT MAX(sequence) FROM events), 0))"
 )
 _WRITE_HEAD_SQL = driver.update("log_head", ["sequence"], "id = 1")
+# PostgreSQL: takes `count` sequences under the log_head row's lock and
+# notifies every replica's listener, delivered when the transaction commits:
+# one round trip.
+_TAKE_SEQUENCES = sa.text(
+    "WITH head AS (UPDATE log_head SET sequence = sequence + :count WHERE id = 1"
+    " RETURNING sequence)"
+    " SELECT sequence, pg_notify(:channel, sequence::text) FROM head"
+)
+_INSERT = events.insert()
+
+
+@functools.cache
+def _pg_read(by_workspace: bool, by_task: bool, upto: bool) -> sa.Select[tuple[int, bytes]]:
+    """PostgreSQL: the read of events after a sequence with these filters,
+    built once per combination."""
+    query = sa.select(events.c.sequence, events.c.body).where(
+        events.c.sequence > sa.bindparam("after")
+    )
+    if by_workspace:
+        query = query.where(events.c.workspace_id == sa.bindparam("workspace_id"))
+    if by_task:
+        query = query.where(events.c.task_id == sa.bindparam("task_id"))
+    if upto:
+        query = query.where(events.c.sequence <= sa.bindparam("upto"))
+    return query.order_by(events.c.sequence).limit(sa.bindparam("limit"))
 
 
 def build_event(draft: EventDraft, ctx: CallContext, sequence: int, now: int) -> events_pb2.Event:
@@ -95,20 +121,15 @@ class EventLog:
             return []
         if not self._postgres:
             return self._append_sqlite(conn, ctx, drafts, now)
-        head = (
-            conn.execute(
-                log_head.update()
-                .where(log_head.c.id == 1)
-                .values(sequence=log_head.c.sequence + len(drafts))
-                .returning(log_head.c.sequence)
-            )
+        head = conn.execute(
+            _TAKE_SEQUENCES, {"count": len(drafts), "channel": NOTIFY_CHANNEL}
         ).scalar_one()
         first = head - len(drafts) + 1
         built = [
             build_event(draft, ctx, first + offset, now) for offset, draft in enumerate(drafts)
         ]
         conn.execute(
-            events.insert(),
+            _INSERT,
             [
                 {
                     "sequence": event.sequence,
@@ -125,9 +146,6 @@ class EventLog:
                 for event in built
             ],
         )
-        if self._postgres:
-            # Delivered to listeners on every replica when the transaction commits.
-            conn.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(head))))
         return built
 
     def _append_sqlite(
@@ -211,12 +229,12 @@ class EventLog:
             sql = driver.select("events", ["sequence", "body"], condition + _IN_ORDER)
             params.append(limit)
             return sqlite_of(conn).execute(sql, params).fetchall()
-        query = sa.select(events.c.sequence, events.c.body).where(events.c.sequence > after)
-        if workspace_id is not None:
-            query = query.where(events.c.workspace_id == workspace_id)
-        if task_id:
-            query = query.where(events.c.task_id == task_id)
-        if upto is not None:
-            query = query.where(events.c.sequence <= upto)
-        query = query.order_by(events.c.sequence).limit(limit)
-        return [(int(row[0]), bytes(row[1])) for row in conn.execute(query)]
+        query = _pg_read(workspace_id is not None, bool(task_id), upto is not None)
+        values = {
+            "after": after,
+            "workspace_id": workspace_id,
+            "task_id": task_id,
+            "upto": upto,
+            "limit": limit,
+        }
+        return [(int(row[0]), bytes(row[1])) for row in conn.execute(query, values)]

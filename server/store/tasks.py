@@ -56,6 +56,24 @@ _NEXT_QUEUED_SQL = driver.select(
     " ORDER BY priority DESC, create_time, id LIMIT ?",
 )
 _LEASED = (int(TaskState.RUNNING), int(TaskState.CANCEL_REQUESTED))
+# PostgreSQL's hot statements, built once: SQLAlchemy then finds their
+# compiled form by identity instead of computing a cache key per call.
+_PG_GET = sa.select(tasks).where(
+    tasks.c.workspace_id == sa.bindparam("workspace_id"), tasks.c.id == sa.bindparam("task_id")
+)
+_PG_GET_LOCKED = _PG_GET.with_for_update()
+_PG_NEXT_QUEUED = (
+    sa.select(tasks)
+    .where(
+        tasks.c.workspace_id == sa.bindparam("workspace_id"),
+        tasks.c.state == int(TaskState.QUEUED),
+        tasks.c.kind.in_(sa.bindparam("kinds", expanding=True)),
+        tasks.c.available_time <= sa.bindparam("now"),
+    )
+    .order_by(tasks.c.priority.desc(), tasks.c.create_time, tasks.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
 
 
 def _changing_values(task: Task) -> tuple[Any, ...]:
@@ -210,10 +228,9 @@ class TaskRepository:
         if self._sqlite:
             found = sqlite_of(conn).execute(_GET_SQL, (workspace_id, task_id)).fetchone()
             return _from_values(found) if found else None
-        query = sa.select(tasks).where(tasks.c.workspace_id == workspace_id, tasks.c.id == task_id)
-        if lock:
-            query = self._lock(query)
-        row = (conn.execute(query)).mappings().first()
+        query = _PG_GET_LOCKED if lock and self._for_update else _PG_GET
+        params = {"workspace_id": workspace_id, "task_id": task_id}
+        row = conn.execute(query, params).mappings().first()
         return _from_row(row) if row else None
 
     def get_by_request_id(
@@ -276,19 +293,8 @@ class TaskRepository:
             if len(kinds) > 1:
                 found.sort(key=lambda task: (-task.priority, task.create_time, task.id))
             return found[:limit]
-        query = (
-            sa.select(tasks)
-            .where(
-                tasks.c.workspace_id == workspace_id,
-                tasks.c.state == int(TaskState.QUEUED),
-                tasks.c.kind.in_(list(kinds)),
-                tasks.c.available_time <= now,
-            )
-            .order_by(tasks.c.priority.desc(), tasks.c.create_time, tasks.c.id)
-            .limit(limit)
-        )
-        query = self._lock(query, skip_locked=True)
-        return [_from_row(row) for row in (conn.execute(query)).mappings()]
+        params = {"workspace_id": workspace_id, "kinds": list(kinds), "now": now, "limit": limit}
+        return [_from_row(row) for row in conn.execute(_PG_NEXT_QUEUED, params).mappings()]
 
     def has_queued(
         self, conn: Connection, workspace_id: str, kinds: Sequence[str], now: int
