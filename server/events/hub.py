@@ -31,6 +31,8 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
+import heapq
+import itertools
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol, TypeVar, cast
 
@@ -101,6 +103,11 @@ class EventHub:
         self._last_round_s = 0.0
         self._wake = asyncio.Event()
         self._waiters: set[asyncio.Future[None]] = set()
+        # The waiters' deadlines (loop time, tie-breaker, waiter), earliest
+        # first, and the one timer for the earliest.
+        self._deadlines: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._waits = itertools.count()
+        self._deadline_timer: asyncio.TimerHandle | None = None
         self._shared: dict[Hashable, Any] = {}
         self._task: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
@@ -163,6 +170,9 @@ class EventHub:
                 await self._listener.close()
         if self._linger is not None:
             self._linger.cancel()
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+        self._deadlines.clear()
         waiters, self._waiters = self._waiters, set()
         for waiter in waiters:
             waiter.cancel()
@@ -235,6 +245,11 @@ class EventHub:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        # Every waiter is awake: no deadline is left to watch.
+        self._deadlines.clear()
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
         return len(waiters)
 
     async def _wait(self, deadline: float) -> None:
@@ -246,12 +261,31 @@ class EventHub:
                 self._round_over(loop)
         waiter = loop.create_future()
         self._waiters.add(waiter)
-        timer = loop.call_at(deadline, _release, waiter)
+        heapq.heappush(self._deadlines, (deadline, next(self._waits), waiter))
+        if self._deadlines[0][0] == deadline:
+            self._time_next_deadline(loop)
         try:
             await waiter
         finally:
-            timer.cancel()
             self._waiters.discard(waiter)
+
+    def _time_next_deadline(self, loop: asyncio.AbstractEventLoop) -> None:
+        """One timer, for the earliest deadline of the waiters: a timer per
+        waiter, started and cancelled on every wait, cost a fan-out round a
+        quarter of its time in the hub."""
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        if self._deadlines:
+            self._deadline_timer = loop.call_at(self._deadlines[0][0], self._release_overdue)
+
+    def _release_overdue(self) -> None:
+        self._deadline_timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _release(heapq.heappop(self._deadlines)[2])
+        self._time_next_deadline(loop)
 
     def shared(self, key: Hashable, build: Callable[[], T]) -> T:
         """`build()`, computed once for every caller with the same key while
