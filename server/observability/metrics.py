@@ -75,6 +75,10 @@ class Metrics:
             "Tasks parked after their last allowed attempt failed.",
             registry=self.registry,
         )
+        # The labelled series of each method and status, and of each event
+        # type (both sets are finite: served methods, catalogued types).
+        self._call_series: dict[tuple[str, grpc.StatusCode], tuple[Counter, Histogram]] = {}
+        self._event_series: dict[str, Counter] = {}
         self._scrape = _ScrapeCollector(snapshot, ready)
         self.registry.register(self._scrape)
 
@@ -97,13 +101,21 @@ class Metrics:
             await asyncio.to_thread(self._thread.join)
 
     def call_finished(self, method: str, code: grpc.StatusCode, duration_s: float) -> None:
-        name = method.lstrip("/")
-        self._rpcs.labels(name, code.name).inc()
-        self._rpc_duration.labels(name).observe(duration_s)
+        series = self._call_series.get((method, code))
+        if series is None:
+            # Labelled series looked up once: `labels()` costs twice the update.
+            name = method.lstrip("/")
+            series = self._rpcs.labels(name, code.name), self._rpc_duration.labels(name)
+            self._call_series[(method, code)] = series
+        series[0].inc()
+        series[1].observe(duration_s)
 
     def events_appended(self, events: Sequence[events_pb2.Event]) -> None:
         for event in events:
-            self._events.labels(event.type).inc()
+            counter = self._event_series.get(event.type)
+            if counter is None:
+                counter = self._event_series[event.type] = self._events.labels(event.type)
+            counter.inc()
             if event.type == "task.retrying":
                 self._retries.inc()
             elif event.type == "task.dead_lettered":
