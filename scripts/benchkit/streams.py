@@ -141,6 +141,7 @@ async def fanout(plan: Plan) -> dict[str, Any]:
         for bucket, count in result["histogram"].items():
             histogram[int(bucket)] = histogram.get(int(bucket), 0) + count
     deliveries = sum(int(r["count"]) for r in found)
+    messages = sum(int(r["messages"]) for r in found)
     last_us = max(int(r["last_us"]) for r in found)
     seconds = max(last_us / 1e6 - sent.started, 1e-3) if deliveries else sent.seconds
     expected = (head - head0) * plan.subscribers
@@ -155,6 +156,9 @@ async def fanout(plan: Plan) -> dict[str, Any]:
         "publish_rate": round(sent.sent / sent.seconds, 1),
         "events": head - head0,
         "deliveries": deliveries,
+        # Responses received: a stream's batches, one per delivery round.
+        "messages": messages,
+        "events_per_message": round(deliveries / messages, 1) if messages else 0.0,
         "complete": round(deliveries / expected, 4) if expected else 0.0,
         "streams_caught_up": sum(int(r["done_streams"]) for r in found),
         "seconds": round(seconds, 3),

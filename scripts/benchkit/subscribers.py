@@ -15,11 +15,11 @@ file the command names last, and prints `done`:
 
 Taskplane streams start with START_POSITION_NOW, so they are idle until
 events come. One stream in `--sample-every` decodes each event's sequence
-and commit time (`Timed`) and records its latency; the others decode only
-its sequence (`Counted`) and count, so that the client's own decoding does
-not become the bottleneck of a fan-out to 1,000 streams. Calls carry the
-API key as call metadata on a plain channel, as the bare streams do: no
-client interceptors.
+and commit time (`Timed`) and records its latency; the others read events
+as bytes, count them and decode the last one's sequence (`Counted`), so
+that the client's own decoding does not become the bottleneck of a fan-out
+to 1,000 streams. Calls carry the API key as call metadata on a plain
+channel, as the bare streams do: no client interceptors.
 The process exits on its own when stdin closes or after `--max-lifetime`."""
 
 from __future__ import annotations
@@ -53,11 +53,12 @@ MAX_BUCKET = 600_000  # 60 s
 SUBSCRIBE = "/taskplane.v1.EventService/Subscribe"
 
 
-def _partial_response(name: str, kept: tuple[str, ...]) -> Any:
-    """A message class that reads a SubscribeResponse's batch as events with
-    only the `kept` fields of Event; the others are skipped as unknown. Each
-    message keeps one field of the real message it stands for (the kept
-    ones for the event), copied from its descriptor."""
+def _partial_messages(name: str, kept: tuple[str, ...], *, raw_events: bool = False) -> Any:
+    """Message classes that read a SubscribeResponse's batch as events with
+    only the `kept` fields of Event (the others are skipped as unknown), or,
+    with `raw_events`, as each event's undecoded bytes. Each message keeps
+    fields of the real message it stands for, copied from its descriptor.
+    Returns (the response class, the event class)."""
     file = descriptor_pb2.FileDescriptorProto(
         name=f"benchkit/{name}.proto",
         package="benchkit",
@@ -76,24 +77,32 @@ def _partial_response(name: str, kept: tuple[str, ...]) -> Any:
         for field in whole.field:
             if field.name in fields:
                 field.ClearField("oneof_index")
-                if type_name:
+                if raw_events and field.name == "events":
+                    field.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                    field.ClearField("type_name")
+                elif type_name:
                     field.type_name = type_name
                 added.field.append(field)
     pool = descriptor_pool.DescriptorPool()
     pool.AddSerializedFile(timestamp_pb2.DESCRIPTOR.serialized_pb)
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"benchkit.{name}Response"))
+    return tuple(
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"benchkit.{name}{kind}"))
+        for kind in ("Response", "Event")
+    )
 
 
-#: Events with their sequence only (the counting streams), and with their
-#: sequence and commit time (the sampled streams).
-Counted = _partial_response("Counted", ("sequence",))
-Timed = _partial_response("Timed", ("sequence", "time"))
+#: The counting streams read a batch's events as bytes and decode only the
+#: last one's sequence; the sampled streams decode each event's sequence and
+#: commit time.
+Counted, CountedEvent = _partial_messages("Counted", ("sequence",), raw_events=True)
+Timed, _ = _partial_messages("Timed", ("sequence", "time"))
 
 
 @dataclasses.dataclass
 class Stats:
     received: int = 0
+    messages: int = 0
     first_us: int = 0
     last_us: int = 0
     established: int = 0
@@ -153,11 +162,14 @@ async def _taskplane_stream(
                     stamp = event.time
                     latency = now_us - stamp.seconds * 1_000_000 - stamp.nanos // 1000
                     histogram[min(max(latency, 0) // BUCKET_US, MAX_BUCKET)] += 1
+                last_sequence[slot] = events[-1].sequence
+            else:
+                last_sequence[slot] = CountedEvent.FromString(events[-1]).sequence
             stats.received += len(events)
+            stats.messages += 1
             if not stats.first_us:
                 stats.first_us = now_us
             stats.last_us = now_us
-            last_sequence[slot] = events[-1].sequence
     finally:
         call.cancel()
 
@@ -230,6 +242,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
             sparse = {str(i): n for i, n in enumerate(stats.histogram) if n}
             result = {
                 "count": stats.received,
+                "messages": stats.messages,
                 "first_us": stats.first_us,
                 "last_us": stats.last_us,
                 "done_streams": sum(seq >= target for seq in stats.last_sequence),
