@@ -153,6 +153,12 @@ class Report:
                 f"{'  events / deliveries (complete)':<44} {fanout['events']:,} / "
                 f"{fanout['deliveries']:,} ({fanout['complete']:.1%})"
             )
+            if "messages" in fanout:
+                lines.append(
+                    f"{'  messages; per message: events, server CPU':<44} "
+                    f"{fanout['messages']:,}; {fanout['events_per_message']:.1f} events, "
+                    f"{fanout['server_cpu_us_per_message']:.1f} us"
+                )
         if "memory" in fanout:
             memory = fanout["memory"]
             lines.append(

@@ -159,6 +159,10 @@ async def fanout(plan: Plan) -> dict[str, Any]:
         # Responses received: a stream's batches, one per delivery round.
         "messages": messages,
         "events_per_message": round(deliveries / messages, 1) if messages else 0.0,
+        # What a delivery round costs the server per stream (publishing included).
+        "server_cpu_us_per_message": (
+            round((after.server - before.server) / messages * 1e6, 1) if messages else 0.0
+        ),
         "complete": round(deliveries / expected, 4) if expected else 0.0,
         "streams_caught_up": sum(int(r["done_streams"]) for r in found),
         "seconds": round(seconds, 3),
