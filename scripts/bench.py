@@ -170,6 +170,10 @@ async def section(report: Report, name: str, run: Callable[[], Awaitable[dict[st
 
 async def main_async(args: argparse.Namespace) -> Report:
     plan = Plan.of(args.quick)
+    if args.subscribers is not None:
+        plan = dataclasses.replace(plan, subscribers=args.subscribers)
+    if args.fanout_rate is not None:
+        plan = dataclasses.replace(plan, fanout_rate=args.fanout_rate)
     report = Report(
         started=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         machine={
@@ -212,6 +216,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a ~1 minute smoke run")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     parser.add_argument("--skip", action="append", default=[], choices=SECTIONS)
+    parser.add_argument(
+        "--subscribers",
+        type=int,
+        help="streams of the fan-out sections (default 1,000; the targets are judged at 1,000)",
+    )
+    parser.add_argument(
+        "--fanout-rate",
+        type=float,
+        help="events/s the fan-out publisher plans (default 1,000, as the latency target)",
+    )
     parser.add_argument(
         "--postgres",
         default="postgresql://postgres@127.0.0.1:5432/postgres",
