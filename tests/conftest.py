@@ -3,6 +3,7 @@ authenticated clients over real channels."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -51,22 +52,29 @@ def server_settings(data_dir: Path, database_url: str = "", **overrides: object)
     )
 
 
+@contextlib.asynccontextmanager
+async def backend_settings(backend: str, data_dir: Path) -> AsyncIterator[Settings]:
+    """Server settings on a backend: SQLite in `data_dir`, or a fresh PostgreSQL
+    database (the test is skipped when none is configured)."""
+    if backend == "postgres":
+        if postgres_url() is None:
+            pytest.skip("set TASKPLANE_TEST_DATABASE_URL to run against PostgreSQL")
+        async with fresh_postgres_database() as url:
+            yield server_settings(data_dir, url)
+        return
+    yield server_settings(data_dir)
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 async def deployment(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Deployment]:
     backend: str = request.param
     data_dir = tmp_path_factory.mktemp(f"data-{backend}")
-    if backend == "postgres":
-        if postgres_url() is None:
-            pytest.skip("set TASKPLANE_TEST_DATABASE_URL to run against PostgreSQL")
-        async with fresh_postgres_database() as url:
-            settings = server_settings(data_dir, url)
-            async with running_server(settings) as server:
-                yield Deployment(backend, server, settings, admin_key(data_dir))
-        return
-    settings = server_settings(data_dir)
-    async with running_server(settings) as server:
+    async with (
+        backend_settings(backend, data_dir) as settings,
+        running_server(settings) as server,
+    ):
         yield Deployment(backend, server, settings, admin_key(data_dir))
 
 

@@ -170,9 +170,7 @@ class EventHub:
                 await self._listener.close()
         if self._linger is not None:
             self._linger.cancel()
-        if self._deadline_timer is not None:
-            self._deadline_timer.cancel()
-        self._deadlines.clear()
+        self._forget_deadlines()
         waiters, self._waiters = self._waiters, set()
         for waiter in waiters:
             waiter.cancel()
@@ -246,10 +244,7 @@ class EventHub:
             if not waiter.done():
                 waiter.set_result(None)
         # Every waiter is awake: no deadline is left to watch.
-        self._deadlines.clear()
-        if self._deadline_timer is not None:
-            self._deadline_timer.cancel()
-            self._deadline_timer = None
+        self._forget_deadlines()
         return len(waiters)
 
     async def _wait(self, deadline: float) -> None:
@@ -269,13 +264,20 @@ class EventHub:
         finally:
             self._waiters.discard(waiter)
 
+    def _forget_deadlines(self) -> None:
+        self._deadlines.clear()
+        self._stop_deadline_timer()
+
+    def _stop_deadline_timer(self) -> None:
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+
     def _time_next_deadline(self, loop: asyncio.AbstractEventLoop) -> None:
         """One timer, for the earliest deadline of the waiters: a timer per
         waiter, started and cancelled on every wait, cost a fan-out round a
         quarter of its time in the hub."""
-        if self._deadline_timer is not None:
-            self._deadline_timer.cancel()
-            self._deadline_timer = None
+        self._stop_deadline_timer()
         if self._deadlines:
             self._deadline_timer = loop.call_at(self._deadlines[0][0], self._release_overdue)
 

@@ -31,18 +31,7 @@ from taskplane.event_types import SCHEMA_VERSION, field_of_type
 from taskplane.v1 import events_pb2
 
 NOTIFY_CHANNEL = "taskplane_events"
-_EVENT_COLUMNS = (
-    "sequence",
-    "id",
-    "workspace_id",
-    "type",
-    "task_id",
-    "agent_id",
-    "workflow_id",
-    "correlation_id",
-    "time",
-    "body",
-)
+_EVENT_COLUMNS = tuple(column.name for column in events.columns)
 _INSERT_SQL = driver.insert("events", _EVENT_COLUMNS)
 _IN_ORDER = " ORDER BY sequence LIMIT ?"
 _STORED_HEAD_SQL = (

@@ -16,40 +16,16 @@ from alembic.migration import MigrationContext
 from server.config import Settings
 from server.store.database import Database
 from server.store.migrate import alembic_config, migrate
-from server.store.schema import metadata
-from tests.conftest import BACKENDS, server_settings
-from tests.support.servers import fresh_postgres_database, postgres_url
+from server.store.schema import events, metadata
+from tests.conftest import BACKENDS, backend_settings
 
 T = TypeVar("T")
-_EVENTS = sa.table(
-    "events",
-    *(
-        sa.column(name)
-        for name in (
-            "sequence",
-            "id",
-            "workspace_id",
-            "type",
-            "task_id",
-            "agent_id",
-            "workflow_id",
-            "correlation_id",
-            "time",
-            "body",
-        )
-    ),
-)
 
 
 @pytest.fixture(params=BACKENDS)
 async def settings(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Settings]:
-    if request.param == "postgres":
-        if postgres_url() is None:
-            pytest.skip("set TASKPLANE_TEST_DATABASE_URL to run against PostgreSQL")
-        async with fresh_postgres_database() as url:
-            yield server_settings(tmp_path, url)
-        return
-    yield server_settings(tmp_path)
+    async with backend_settings(request.param, tmp_path) as found:
+        yield found
 
 
 async def _in_transaction(settings: Settings, work: Callable[[sa.Connection], T]) -> T:
@@ -87,7 +63,7 @@ def _event(sequence: int) -> dict[str, Any]:
 
 
 def _event_rows(conn: sa.Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(sa.select(_EVENTS).order_by(_EVENTS.c.sequence)).mappings()
+    rows = conn.execute(sa.select(events).order_by(events.c.sequence)).mappings()
     return [dict(row) for row in rows]
 
 
@@ -110,21 +86,21 @@ async def test_migrations_build_the_declared_schema(settings: Settings) -> None:
 
 
 async def test_dropping_the_event_id_index_keeps_every_event(settings: Settings) -> None:
-    events = [_event(sequence) for sequence in (5, 9, 12, 300)]
+    stored = [_event(sequence) for sequence in (5, 9, 12, 300)]
     await _in_transaction(settings, _migrate_to("0002"))
-    await _in_transaction(settings, lambda conn: conn.execute(_EVENTS.insert(), events))
+    await _in_transaction(settings, lambda conn: conn.execute(events.insert(), stored))
     assert await _in_transaction(settings, _unique_on_id)
 
     await _in_transaction(settings, _migrate_to("head"))
-    assert await _in_transaction(settings, _event_rows) == events
+    assert await _in_transaction(settings, _event_rows) == stored
     assert not await _in_transaction(settings, _unique_on_id)
     if settings.database_url == "":
         # The sequence is SQLite's rowid: no separate primary key index.
         rowids = await _in_transaction(
             settings, lambda conn: conn.exec_driver_sql("SELECT rowid FROM events").all()
         )
-        assert [row[0] for row in rowids] == [event["sequence"] for event in events]
+        assert [row[0] for row in rowids] == [event["sequence"] for event in stored]
 
     await _in_transaction(settings, _migrate_to("0002"))
-    assert await _in_transaction(settings, _event_rows) == events
+    assert await _in_transaction(settings, _event_rows) == stored
     assert await _in_transaction(settings, _unique_on_id)

@@ -20,26 +20,13 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-_COLUMNS = (
-    "sequence",
-    "id",
-    "workspace_id",
-    "type",
-    "task_id",
-    "agent_id",
-    "workflow_id",
-    "correlation_id",
-    "time",
-    "body",
-)
-
 
 def _rebuild_events(sequence_type: sa.types.TypeEngine[int], *, unique_id: bool) -> None:
     """SQLite: the events table again with `sequence_type`, rows and indexes kept."""
     constraints: list[sa.schema.SchemaItem] = [sa.PrimaryKeyConstraint("sequence")]
     if unique_id:
         constraints.append(sa.UniqueConstraint("id"))
-    op.create_table(
+    rebuilt = op.create_table(
         "events_rebuilt",
         sa.Column("sequence", sequence_type, autoincrement=False, nullable=False),
         sa.Column("id", sa.String(length=40), nullable=False),
@@ -53,7 +40,7 @@ def _rebuild_events(sequence_type: sa.types.TypeEngine[int], *, unique_id: bool)
         sa.Column("body", sa.LargeBinary(), nullable=False),
         *constraints,
     )
-    columns = ", ".join(_COLUMNS)
+    columns = ", ".join(column.name for column in rebuilt.columns)
     op.execute(
         f"INSERT INTO events_rebuilt ({columns}) "  # noqa: S608 # nosec B608
         f"SELECT {columns} FROM events ORDER BY sequence"
