@@ -12,11 +12,16 @@ committed transaction's events (`publish`) instead of the hub reading them.
 Fan-out: waiters are plain futures woken in one pass; subscriptions at the
 same cursor with the same filter share one encoded batch (`shared`); and
 the hub paces delivery rounds. After waking many waiters it holds new events
-back until nearly all of them have come back to wait, then for as long
-again, so that deliveries take about half of the loop and the calls that
-commit get the rest (a round to 1,000 streams costs tens of milliseconds of
-CPU, more on a slower machine, and without pacing a round would follow each
-commit). The wait is capped, so a few stuck streams cannot stall the rest.
+back until nearly all of them have come back to wait, then for a gap, so
+that the calls that commit get their share of the loop (a round to 1,000
+streams costs tens of milliseconds of CPU, more on a slower machine, and
+without pacing a round would follow each commit). The gap is a fraction of
+the round's duration that follows the load: the process's CPU use during
+each gap, against its use during the round (which keeps the process as
+busy as the machine lets it), tells whether the calls needed all of the gap
+(the fraction grows, up to as long as the round) or left it partly idle (it
+shrinks, down to a quarter), so that events wait no longer than publishing
+requires. The wait is capped, so a few stuck streams cannot stall the rest.
 
 Local writers call `notify()` after commit; on PostgreSQL other replicas'
 commits arrive through LISTEN/NOTIFY, and a periodic poll covers anything
@@ -33,6 +38,7 @@ import dataclasses
 import functools
 import heapq
 import itertools
+import time
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol, TypeVar, cast
 
@@ -59,6 +65,16 @@ LISTEN_RETRY_MAX_S = 5.0
 LINGER_MIN_WAITERS = 64
 LINGER_MAX_S = 0.1
 ROUND_CAP_MIN_S = 0.01
+#: The gap after a round, as a fraction of the round's duration, starts at
+#: GAP_MAX and stays within [GAP_MIN, GAP_MAX]. After each gap it is scaled
+#: by how busy the process was in the gap over GAP_BUSY, busy being its CPU
+#: time per second in the gap over the same in the round (a round to many
+#: streams uses all the CPU the process gets, so this holds on a shared or
+#: throttled core too): a gap the calls kept busy grows, one they left
+#: partly idle shrinks.
+GAP_MIN = 0.25
+GAP_MAX = 1.0
+GAP_BUSY = 0.85
 #: Shared batches kept (they are only reused within a round).
 SHARED_MAX = 64
 
@@ -101,6 +117,13 @@ class EventHub:
         self._round_started = 0.0
         self._round_pending = 0
         self._last_round_s = 0.0
+        # The gap after a round (see GAP_*); the process CPU time when the
+        # round began and its CPU time per second during the round; when the
+        # current gap began (loop time, process CPU time).
+        self._gap = GAP_MAX
+        self._round_cpu = 0.0
+        self._round_busy = 1.0
+        self._gap_began: tuple[float, float] | None = None
         self._wake = asyncio.Event()
         self._waiters: set[asyncio.Future[None]] = set()
         # The waiters' deadlines (loop time, tie-breaker, waiter), earliest
@@ -201,9 +224,11 @@ class EventHub:
         """Makes the held entries visible and wakes the waiters; paces the
         next reveal after a large round (see the module docstring)."""
         self._linger = None
+        loop = asyncio.get_running_loop()
+        if self._gap_began is not None:
+            self._fit_gap(loop)
         if not self._held:
             return
-        loop = asyncio.get_running_loop()
         if self._round_pending:
             # Capped: the last round is still delivering.
             self._last_round_s = loop.time() - self._round_started
@@ -217,6 +242,7 @@ class EventHub:
         woken = self._wake_waiters()
         if woken >= LINGER_MIN_WAITERS:
             self._round_started = loop.time()
+            self._round_cpu = time.process_time()
             self._round_pending = woken - woken // 16
             self._linger = loop.call_later(self._round_cap_s(), self._reveal)
         elif len(self._followers) >= LINGER_MIN_WAITERS and self._last_round_s:
@@ -235,8 +261,22 @@ class EventHub:
         self._last_round_s = now - self._round_started
         if self._linger is not None:
             self._linger.cancel()
-        reveal_at = min(now + self._last_round_s, self._round_started + LINGER_MAX_S)
+        reveal_at = min(now + self._gap * self._last_round_s, self._round_started + LINGER_MAX_S)
+        cpu = time.process_time()
+        if self._last_round_s > 0:
+            self._round_busy = (cpu - self._round_cpu) / self._last_round_s
+        self._gap_began = (now, cpu)
         self._linger = loop.call_at(reveal_at, self._reveal)
+
+    def _fit_gap(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Scales the next gap by how busy the process was in the last one."""
+        began_at, began_cpu = self._gap_began or (0.0, 0.0)
+        self._gap_began = None
+        elapsed = loop.time() - began_at
+        if elapsed <= 0:
+            return
+        busy = (time.process_time() - began_cpu) / elapsed / max(self._round_busy, 0.05)
+        self._gap = min(GAP_MAX, max(GAP_MIN, self._gap * busy / GAP_BUSY))
 
     def _wake_waiters(self) -> int:
         waiters, self._waiters = self._waiters, set()

@@ -1,12 +1,16 @@
 """Delivery rounds of the event hub: a large round holds the next events back
-until its waiters are waiting again, then for as long again, capped."""
+until its waiters are waiting again, then for a gap (as long again at
+first, then following how busy the process was in the last gap), capped."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from server.events.hub import (
+    GAP_MIN,
     LINGER_MAX_S,
     LINGER_MIN_WAITERS,
     ROUND_CAP_MIN_S,
@@ -123,6 +127,54 @@ async def test_after_a_capped_round_busy_subscriptions_hold_back_the_next_events
     while hub.head < 3:
         await asyncio.sleep(0.005)
     assert loop.time() - capped >= LINGER_MAX_S - 0.01
+
+
+async def _spin(until: Callable[[], bool]) -> None:
+    """Keeps the CPU busy, letting the loop run every millisecond."""
+    while not until():
+        stop = time.perf_counter() + 0.001
+        while time.perf_counter() < stop:
+            pass
+        await asyncio.sleep(0)
+
+
+async def _gaps(hub: EventHub, busy: list[bool], round_s: float = 0.04) -> list[float]:
+    """Runs a large round per entry of `busy`, each spinning the CPU for
+    `round_s` (its deliveries), and returns how long each one held the next
+    event back after its waiters came back; the CPU spins during the gaps
+    marked busy too."""
+    loop = asyncio.get_running_loop()
+    _, waiters = await _publish_to_waiters(hub, 1)
+    await asyncio.gather(*waiters)
+    gaps = []
+    for sequence, spin in enumerate(busy, start=2):
+        hub.publish([_entry(sequence)])
+        delivered = loop.time() + round_s
+        await _spin(lambda: loop.time() >= delivered)  # noqa: B023
+        waiters = _waiting(hub, sequence - 1, WAITERS)
+        await asyncio.sleep(0)
+        back = loop.time()
+        if spin:
+            await _spin(lambda: hub.head >= sequence)  # noqa: B023
+        assert all(await asyncio.gather(*waiters))
+        gaps.append(loop.time() - back)
+    return gaps
+
+
+async def test_a_gap_left_idle_shortens_the_next_one() -> None:
+    gaps = await _gaps(_hub(), [False, False, False])
+    first, *later = gaps
+    assert first >= 0.035, "the first gap is as long as the round"
+    for gap in later:
+        assert GAP_MIN * 0.04 - 0.005 <= gap < 0.5 * first
+
+
+async def test_gaps_the_process_keeps_busy_lengthen_the_next_ones() -> None:
+    gaps = await _gaps(_hub(), [False] + [True] * 8)
+    short, *_, longer = gaps[1:]
+    # Each busy gap scales the next by about 1 / GAP_BUSY: from GAP_MIN of
+    # the round to nearly GAP_MAX after eight.
+    assert longer > 1.5 * short
 
 
 class _Follower:
