@@ -172,8 +172,8 @@ async def test_a_gap_left_idle_shortens_the_next_one() -> None:
 async def test_gaps_the_process_keeps_busy_lengthen_the_next_ones() -> None:
     gaps = await _gaps(_hub(), [False] + [True] * 8)
     short, *_, longer = gaps[1:]
-    # Each busy gap scales the next by about 1 / GAP_BUSY: from GAP_MIN of
-    # the round to nearly GAP_MAX after eight.
+    # Each busy gap scales the next by about 1 / GAP_BUSY, from GAP_MIN of
+    # the round up to GAP_MAX.
     assert longer > 1.5 * short
 
 
