@@ -20,7 +20,8 @@ the round's duration that follows the load: the process's CPU use during
 each gap, against its use during the round (which keeps the process as
 busy as the machine lets it), tells whether the calls needed much of the gap
 (the fraction grows, up to as long as the round) or left it mostly idle (it
-shrinks, down to a quarter), so that under a light load events wait less. The wait is capped, so a few stuck streams cannot stall the rest.
+shrinks, down to a quarter), so that under a light load events wait less.
+The wait is capped, so a few stuck streams cannot stall the rest.
 
 Local writers call `notify()` after commit; on PostgreSQL other replicas'
 commits arrive through LISTEN/NOTIFY, and a periodic poll covers anything
