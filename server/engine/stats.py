@@ -44,6 +44,10 @@ class Snapshot:
     subscribers: int
     #: Events the slowest subscription has yet to scan.
     subscription_lag: int
+    #: The last paced delivery round's duration, and the hold after a round
+    #: as a fraction of it (see the event hub).
+    delivery_round_s: float
+    delivery_gap: float
     database_calls_in_flight: int
     #: PostgreSQL connection pool: (checked out, pool size); None on SQLite.
     pool: tuple[int, int] | None
@@ -63,6 +67,8 @@ async def snapshot(runtime: Runtime) -> Snapshot:
         stored=stored,
         subscribers=runtime.hub.subscribers,
         subscription_lag=runtime.hub.lag(),
+        delivery_round_s=runtime.hub.round_s,
+        delivery_gap=runtime.hub.gap,
         database_calls_in_flight=runtime.database_calls_in_flight,
         pool=pool,
     )

@@ -157,6 +157,16 @@ class EventHub:
     def subscribers(self) -> int:
         return len(self._followers)
 
+    @property
+    def round_s(self) -> float:
+        """How long the last paced delivery round took (0 before the first)."""
+        return self._last_round_s
+
+    @property
+    def gap(self) -> float:
+        """The hold after a paced round, as a fraction of the round's duration."""
+        return self._gap
+
     def attach(self, follower: Follower) -> None:
         """Counts a subscription until `detach`."""
         self._followers.add(follower)

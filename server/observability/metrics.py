@@ -206,6 +206,16 @@ def _process_metrics(snapshot: Snapshot) -> Iterator[Metric]:
         value=snapshot.subscription_lag,
     )
     yield GaugeMetricFamily(
+        "taskplane_delivery_round_seconds",
+        "Duration of the last delivery round to many subscriptions (0 before the first).",
+        value=snapshot.delivery_round_s,
+    )
+    yield GaugeMetricFamily(
+        "taskplane_delivery_gap_ratio",
+        "Hold before the next delivery round, as a fraction of the last round's duration.",
+        value=snapshot.delivery_gap,
+    )
+    yield GaugeMetricFamily(
         "taskplane_database_calls_in_flight",
         "Engine transactions waiting for or holding a database connection.",
         value=snapshot.database_calls_in_flight,

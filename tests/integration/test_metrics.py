@@ -211,6 +211,9 @@ async def test_subscribers_are_counted_while_their_stream_is_open(metered: Deplo
     assert value(open_stream, "taskplane_subscribers") == 1
     # It scanned the whole log before sending its first batch.
     assert value(open_stream, "taskplane_subscription_lag_events") == 0
+    # One stream makes no paced round: no round yet, the gap at its longest.
+    assert value(open_stream, "taskplane_delivery_round_seconds") == 0
+    assert value(open_stream, "taskplane_delivery_gap_ratio") == 1
     call.cancel()
     for _ in range(500):
         if value(await scrape(metered), "taskplane_subscribers") == 0:

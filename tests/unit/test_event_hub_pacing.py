@@ -162,15 +162,20 @@ async def _gaps(hub: EventHub, busy: list[bool], round_s: float = 0.04) -> list[
 
 
 async def test_a_gap_left_idle_shortens_the_next_one() -> None:
-    gaps = await _gaps(_hub(), [False, False, False])
+    hub = _hub()
+    gaps = await _gaps(hub, [False, False, False])
     first, *later = gaps
     assert first >= 0.035, "the first gap is as long as the round"
+    assert hub.gap == GAP_MIN
+    assert 0.035 <= hub.round_s < LINGER_MAX_S
     for gap in later:
         assert GAP_MIN * 0.04 - 0.005 <= gap < 0.5 * first
 
 
 async def test_gaps_the_process_keeps_busy_lengthen_the_next_ones() -> None:
-    gaps = await _gaps(_hub(), [False] + [True] * 8)
+    hub = _hub()
+    gaps = await _gaps(hub, [False] + [True] * 8)
+    assert hub.gap > 2 * GAP_MIN
     short, *_, longer = gaps[1:]
     # Each busy gap scales the next by about 1 / GAP_BUSY, from GAP_MIN of
     # the round up to GAP_MAX.
