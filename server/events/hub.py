@@ -239,7 +239,7 @@ class EventHub:
         self._linger = None
         loop = asyncio.get_running_loop()
         if self._gap_began is not None:
-            self._fit_gap(loop)
+            self._fit_gap(loop, *self._gap_began)
         if not self._held:
             return
         if self._round_pending:
@@ -281,9 +281,8 @@ class EventHub:
         self._gap_began = (now, cpu)
         self._linger = loop.call_at(reveal_at, self._reveal)
 
-    def _fit_gap(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _fit_gap(self, loop: asyncio.AbstractEventLoop, began_at: float, began_cpu: float) -> None:
         """Scales the next gap by how busy the process was in the last one."""
-        began_at, began_cpu = self._gap_began or (0.0, 0.0)
         self._gap_began = None
         elapsed = loop.time() - began_at
         if elapsed <= 0:
