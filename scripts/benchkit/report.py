@@ -161,6 +161,11 @@ class Report:
                 f"{'  events / deliveries (complete)':<44} {fanout['events']:,} / "
                 f"{fanout['deliveries']:,} ({fanout['complete']:.1%})"
             )
+            if "subscribers_cpu" in fanout:
+                lines.append(
+                    f"{'  client cpu: subscribers, publisher':<44} "
+                    f"{_percent(fanout['subscribers_cpu'])}, {_percent(fanout['publisher_cpu'])}"
+                )
             if "messages" in fanout:
                 lines.append(
                     f"{'  messages; per message: events, server CPU':<44} "

@@ -145,6 +145,8 @@ async def fanout(plan: Plan) -> dict[str, Any]:
     last_us = max(int(r["last_us"]) for r in found)
     seconds = max(last_us / 1e6 - sent.started, 1e-3) if deliveries else sent.seconds
     expected = (head - head0) * plan.subscribers
+    subscribers_cpu_s = sum(float(r["cpu_s"]) for r in found)
+    window_s = max(after.wall - before.wall, 1e-9)
     return {
         "memory": {
             "rss_before_kib": rss0,
@@ -173,6 +175,10 @@ async def fanout(plan: Plan) -> dict[str, Any]:
             "max": percentile(histogram, 1.0),
         },
         # From the first send until every subscriber reported back.
-        **cpu_shares(before, after, sum(float(r["cpu_s"]) for r in found)),
+        **cpu_shares(before, after, subscribers_cpu_s),
+        # The client side's share split: the subscriber processes, and this
+        # process (the publisher).
+        "subscribers_cpu": round(subscribers_cpu_s / window_s, 3),
+        "publisher_cpu": round((after.own - before.own) / window_s, 3),
         "client_processes": len(children),
     }
