@@ -135,6 +135,7 @@ class TaskplaneServer:
             StreamLimiter(settings.max_streams_per_key),
             self.metrics,
             self.runtime.activity,
+            traced=tracer_provider is not None,
         )
         self._server = grpc.aio.server(interceptors=interceptors, options=channel_options(settings))
         handlers = cast(grpc.aio.Server, GenericHandlersOnly(self._server, pipeline))

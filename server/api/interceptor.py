@@ -20,7 +20,7 @@ from server.api.errors import internal_status, status_code, to_status
 from server.core.errors import DomainError, InvalidArgument
 from server.engine.activity import CallActivity
 from server.observability.logging import bind_call_fields
-from server.observability.tracing import current_traceparent, trace_id_of
+from server.observability.tracing import current_traceparent, trace_id_of, valid_traceparent
 from server.security.limits import RateLimiter, StreamLimiter
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -67,8 +67,14 @@ class CallInterceptor:
         stream_limiter: StreamLimiter,
         observer: CallObserver | None = None,
         activity: CallActivity | None = None,
+        *,
+        traced: bool = False,
     ) -> None:
+        """`traced`: whether tracing's interceptor runs first (its span is
+        then current in the pipeline); else only the caller's trace context
+        is carried."""
         self._authenticator = authenticator
+        self._traceparent = current_traceparent if traced else valid_traceparent
         self._public_prefixes = public_prefixes
         self._rate_limiter = rate_limiter
         self._stream_limiter = stream_limiter
@@ -116,7 +122,7 @@ class CallInterceptor:
         info = CallInfo(
             method=method,
             correlation_id=_correlation_id(metadata),
-            traceparent=current_traceparent(metadata.get("traceparent", "")),
+            traceparent=self._traceparent(metadata.get("traceparent", "")),
         )
         set_current_call(info)
         fields = bind_call_fields(

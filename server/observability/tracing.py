@@ -58,8 +58,13 @@ def current_traceparent(fallback: str = "") -> str:
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-    match = _TRACEPARENT.match(fallback)
-    return fallback if match and match.group(1) != _INVALID_TRACE else ""
+    return valid_traceparent(fallback)
+
+
+def valid_traceparent(value: str) -> str:
+    """`value` when it is a well-formed `traceparent` of a real trace, else empty."""
+    match = _TRACEPARENT.match(value)
+    return value if match and match.group(1) != _INVALID_TRACE else ""
 
 
 def trace_id_of(traceparent: str) -> str:
