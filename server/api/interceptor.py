@@ -19,7 +19,7 @@ from server.api.call import CallInfo, set_current_call
 from server.api.errors import internal_status, status_code, to_status
 from server.core.errors import DomainError, InvalidArgument
 from server.engine.activity import CallActivity
-from server.observability.logging import bind_call_fields, logs_info
+from server.observability.logging import bind_call_fields
 from server.observability.tracing import current_traceparent, trace_id_of, valid_traceparent
 from server.security.limits import RateLimiter, StreamLimiter
 
@@ -217,8 +217,7 @@ class CallInterceptor:
 
     def _finish(self, method: str, code: grpc.StatusCode, started: float) -> None:
         duration_s = time.perf_counter() - started
-        if logs_info():
-            log.info("rpc.access", code=code.name, duration_ms=round(duration_s * 1000, 3))
+        log.info("rpc.access", code=code.name, duration_ms=round(duration_s * 1000, 3))
         if self._observer is not None:
             self._observer.call_finished(method, code, duration_s)
 

@@ -20,17 +20,6 @@ _LEVELS["error"] = logging.ERROR
 _SECRET = re.compile(r"key_[0-9a-z]{26}\.[A-Za-z0-9_-]{20,}|(?i:bearer)\s+\S+")
 
 
-# The level configured; until then every line goes to structlog.
-_level = logging.NOTSET
-
-
-def logs_info() -> bool:
-    """Whether info lines are logged. Asked before a line on every call: one
-    below the level, sent through structlog, would still build its event
-    and run a processor to be dropped."""
-    return _level <= logging.INFO
-
-
 # The fields of the call being served (rpc, peer, correlation id, ...),
 # merged into every line it logs: one context variable set per call, which
 # costs a fraction of binding each field through structlog.contextvars.
@@ -66,8 +55,6 @@ def redact_secrets(
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     """Configures structlog and the stdlib root logger for the whole process."""
-    global _level
-    _level = _LEVELS[level]
     shared: list[structlog.typing.Processor] = [
         merge_call_fields,
         structlog.stdlib.add_log_level,
@@ -80,15 +67,11 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
     )
     structlog.configure(
-        # Dropping what the level filters out first keeps a disabled line
-        # (the access line at warning level) nearly free.
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *shared,
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        # Methods below the level do nothing: a disabled line (the access
+        # line of every call, at warning level) builds no event at all.
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
