@@ -29,3 +29,16 @@ def test_new_ids_have_the_prefix_and_sort_by_millisecond() -> None:
     assert re.fullmatch(r"tsk_[0-9a-hjkmnp-tv-z]{26}", first)
     assert first < second
     assert len({new_id("evt") for _ in range(1000)}) == 1000
+
+
+def test_new_id_is_the_base32_of_its_millisecond_and_80_random_bits() -> None:
+    before = int(time.time() * 1000)
+    identifier = new_id("evt")
+    after = int(time.time() * 1000)
+    digits = identifier.removeprefix("evt_")
+    value = sum(ALPHABET.index(c) * 32**i for i, c in enumerate(reversed(digits)))
+    assert base32(value) == digits
+    assert before <= value >> 80 <= after
+    # The random part varies from one id to the next, the time part not within a millisecond.
+    randoms = {new_id("evt")[-16:] for _ in range(100)}
+    assert len(randoms) == 100
