@@ -27,7 +27,7 @@ from typing import Any
 
 import grpc
 from benchkit.client import channels, postgres_database, taskplane_server
-from benchkit.loads import Plan, Rate, create_tasks, empty_unary, end_to_end
+from benchkit.loads import Plan, Rate, create_tasks, empty_unary, end_to_end, get_tasks
 from benchkit.procs import (
     Child,
     busy_cores,
@@ -93,7 +93,8 @@ async def create(plan: Plan) -> dict[str, Any]:
     with taskplane_server() as server:
         async with channels(server.address, server.api_key, plan.channels) as apis:
             rate = await create_tasks(apis, plan.concurrency, plan.window, server.child.pid)
-    return rate_fields(rate)
+            reads = await get_tasks(apis, plan.concurrency, plan.window, server.child.pid)
+    return {**rate_fields(rate), "get_task": rate_fields(reads)}
 
 
 async def e2e(plan: Plan, database_url: str = "") -> dict[str, Any]:

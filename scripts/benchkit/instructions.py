@@ -8,8 +8,9 @@ Each server (the bare grpcio one, then Taskplane on SQLite from DIR, by
 default this checkout) runs under callgrind with instrumentation off; after
 a warm-up the client turns it on (`callgrind_control -i on`), makes the
 calls, and turns it off, so that start-up is not counted. Reported per call
-or per task: the bare empty unary, CreateTask, and a task's whole life
-(CreateTask, its share of an AcquireTasks of 16, CompleteTask). The loads
+or per task: the bare empty unary, CreateTask, GetTask (of 256 tasks
+created first), and a task's whole life (CreateTask, its share of an
+AcquireTasks of 16, CompleteTask); `--only get` is not run by default. The loads
 are closed loops of 64 calls in flight. Background work of the server (the
 reaper, readiness checks) runs meanwhile and is counted too; under callgrind
 a call takes about 50 times longer, so compare figures of this tool only
@@ -37,7 +38,7 @@ from benchkit.bare import empty_methods
 from benchkit.client import Api, channels
 from benchkit.loads import new_task, register_agent
 from benchkit.procs import child_env, free_port
-from taskplane.v1 import agents_pb2
+from taskplane.v1 import agents_pb2, tasks_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_FLIGHT = 64
@@ -156,6 +157,18 @@ async def taskplane(kind: str, calls: int, source: Path, work: Path) -> float:
 
             await closed_loop(300, create)
             return await server.counting(lambda: closed_loop(calls, create))
+        if kind == "get":
+            ids = [
+                (await apis[0].tasks.CreateTask(new_task("bench.get", n))).task.id
+                for n in range(256)
+            ]
+
+            async def get(number: int) -> object:
+                request = tasks_pb2.GetTaskRequest(task_id=ids[number % len(ids)])
+                return await apis[number % 4].tasks.GetTask(request)
+
+            await closed_loop(300, get)
+            return await server.counting(lambda: closed_loop(calls, get))
         agent_id = await register_agent(apis[0], "bench.e2e", "bench", 10_000)
         await task_lives(apis, agent_id, 128)
         return await server.counting(lambda: task_lives(apis, agent_id, calls))
@@ -194,7 +207,7 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=1000, help="calls (or tasks) counted")
     parser.add_argument("--source", type=Path, default=ROOT, help="checkout whose server runs")
-    parser.add_argument("--only", action="append", choices=["bare", "create", "task"])
+    parser.add_argument("--only", action="append", choices=["bare", "create", "get", "task"])
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("bench-instructions: valgrind is not installed", file=sys.stderr)
@@ -208,11 +221,10 @@ async def main() -> int:
                 label = "bare grpcio: empty unary, per call"
             else:
                 per = await taskplane(name, args.calls, args.source.resolve(), work)
-                label = (
-                    "Taskplane CreateTask, per call"
-                    if name == "create"
-                    else "Taskplane task (create, 1/16 acquire, complete), per task"
-                )
+                label = {
+                    "create": "Taskplane CreateTask, per call",
+                    "get": "Taskplane GetTask, per call",
+                }.get(name, "Taskplane task (create, 1/16 acquire, complete), per task")
             print(f"{label:60s} {per / 1000:10,.0f} k instructions", flush=True)
     return 0
 

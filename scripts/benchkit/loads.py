@@ -174,6 +174,28 @@ async def create_tasks(
     return await measure([worker] * concurrency, meter, window, server_pgid)
 
 
+async def get_tasks(
+    apis: Sequence[Api], concurrency: int, window: Window, server_pgid: int
+) -> Rate:
+    """GetTask of existing tasks in a closed loop: the cost of the cheapest
+    authenticated call that reads the store, next to CreateTask's."""
+    created = [
+        (await apis[0].tasks.CreateTask(new_task("bench.get", number))).task.id
+        for number in range(256)
+    ]
+    meter = Meter()
+
+    async def worker(index: int) -> None:
+        api = apis[index % len(apis)]
+        number = index
+        while True:
+            number += 1
+            task_id = created[number % len(created)]
+            await _counted(meter, api.tasks.GetTask(tasks_pb2.GetTaskRequest(task_id=task_id)))
+
+    return await measure([worker] * concurrency, meter, window, server_pgid)
+
+
 async def register_agent(api: Api, kind: str, name: str, concurrency: int) -> str:
     response = await api.agents.RegisterAgent(
         agents_pb2.RegisterAgentRequest(

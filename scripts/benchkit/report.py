@@ -84,6 +84,19 @@ TARGETS = (
     ),
 )
 
+# Ratios reported for reference, with no target: GetTask is the cheapest
+# authenticated call that reads the store, so its ratio bounds what any
+# call of the API, CreateTask included, can reach.
+REFERENCES: tuple[tuple[str, str, Callable[[dict[str, dict[str, Any]]], float]], ...] = (
+    (
+        "get_task_vs_empty_unary",
+        "GetTask/s / bare empty unary/s",
+        lambda r: (
+            _get(r, "create", "get_task", "per_s") / _get(r, "baseline", "empty_unary", "per_s")
+        ),
+    ),
+)
+
 # label, path to the figure, unit
 ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("bare grpcio: empty unary", ("baseline", "empty_unary"), "calls/s"),
@@ -91,6 +104,7 @@ ROWS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("bare grpcio: stream, 1 subscriber", ("baseline", "stream_1"), "msgs/s"),
     ("bare grpcio: stream, fan-out", ("baseline", "stream_fanout"), "msgs/s"),
     ("Taskplane CreateTask (SQLite)", ("create",), "calls/s"),
+    ("  GetTask on the same server (reference)", ("create", "get_task"), "calls/s"),
     ("Taskplane e2e create->complete (SQLite)", ("e2e-sqlite",), "tasks/s"),
     ("Taskplane e2e create->complete (PostgreSQL)", ("e2e-postgres",), "tasks/s"),
     ("Celery + Redis round trip (best pool)", ("celery",), "tasks/s"),
@@ -192,7 +206,20 @@ class Report:
             if check["passed"] is None and check["value"] is not None:
                 verdict = "not judged (other plan)"
             lines.append(f"{check['description']:<44} {value:>11}  {check['target']:<9} {verdict}")
+        for reference in self.references():
+            value = "n/a" if reference["value"] is None else f"{reference['value']:.3g}"
+            lines.append(f"{reference['description']:<44} {value:>11}  {'':<9} reference")
         return "\n".join(lines)
+
+    def references(self) -> list[dict[str, Any]]:
+        found = []
+        for name, description, compute in REFERENCES:
+            try:
+                value: float | None = round(compute(self.results), 3)
+            except (KeyError, TypeError, ZeroDivisionError):
+                value = None
+            found.append({"name": name, "description": description, "value": value})
+        return found
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -202,6 +229,7 @@ class Report:
             "skipped": sorted(self.skipped),
             "results": self.results,
             "targets": self.checks(),
+            "references": self.references(),
         }
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -42,7 +41,8 @@ class Runtime:
             self.event_log.write_head, self._publish_committed, self._rolled_back
         )
         self.observers: list[EngineObserver] = []
-        #: Transactions of the engine waiting for or holding a connection.
+        #: Transactions of the engine waiting for or holding a connection;
+        #: counted inline (an async context manager per call costs more).
         self.database_calls_in_flight = 0
 
     async def start(self) -> None:
@@ -63,8 +63,11 @@ class Runtime:
             result, drafts = work(conn, now)
             return result, self.event_log.append(conn, ctx, drafts, now)
 
-        async with self._database_call():
+        self.database_calls_in_flight += 1
+        try:
             result, events = await self.database.write(unit)
+        finally:
+            self.database_calls_in_flight -= 1
         if events:
             if not self.database.is_sqlite:
                 self.hub.notify()
@@ -85,18 +88,16 @@ class Runtime:
 
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
         """Runs `work` in a read-only transaction."""
-        async with self._database_call():
+        self.database_calls_in_flight += 1
+        try:
             return await self.database.read(work)
+        finally:
+            self.database_calls_in_flight -= 1
 
     async def read_point(self, work: Callable[[sa.Connection], T]) -> T:
         """`read` for a few rows found by key (see Database.read_point)."""
-        async with self._database_call():
-            return await self.database.read_point(work)
-
-    @contextlib.asynccontextmanager
-    async def _database_call(self) -> AsyncIterator[None]:
         self.database_calls_in_flight += 1
         try:
-            yield
+            return await self.database.read_point(work)
         finally:
             self.database_calls_in_flight -= 1

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -88,12 +87,15 @@ class Database:
 
     async def write(self, work: Callable[[sa.Connection], T]) -> T:
         """Runs `work` in a read-write transaction, committed when it returns."""
-        with outages():
+        try:
             if self.async_engine is not None:
                 async with self.async_engine.begin() as conn:
                     return await conn.run_sync(work)
             result: T = await self._sqlite_writer.submit(work)
             return result
+        except Exception as error:
+            raise_outage(error)
+            raise
 
     def add_write_hooks(
         self,
@@ -111,7 +113,7 @@ class Database:
 
     async def read(self, work: Callable[[sa.Connection], T]) -> T:
         """Runs `work` in a read-only transaction (one snapshot)."""
-        with outages():
+        try:
             if self.async_engine is not None:
                 async with self.async_engine.connect() as conn:
                     return await conn.run_sync(work)
@@ -119,14 +121,20 @@ class Database:
             return await loop.run_in_executor(
                 self._read_threads, _in_transaction, self._reader, work
             )
+        except Exception as error:
+            raise_outage(error)
+            raise
 
     async def read_point(self, work: Callable[[sa.Connection], T]) -> T:
         """`read` for a few rows found by key: on SQLite it runs at once on the
         loop's thread (a hop to a reader thread costs more than the read)."""
         if self.async_engine is not None:
             return await self.read(work)
-        with outages():
+        try:
             return self._sqlite_writer.read_now(work)
+        except Exception as error:
+            raise_outage(error)
+            raise
 
     async def dispose(self) -> None:
         if self.async_engine is not None:
@@ -160,15 +168,12 @@ def is_outage(error: BaseException) -> bool:
     return isinstance(sqlstate, str) and sqlstate.startswith(OUTAGE_SQLSTATES)
 
 
-@contextlib.contextmanager
-def outages() -> Iterator[None]:
-    """Turns the errors of an unreachable database into DatabaseUnavailable."""
-    try:
-        yield
-    except Exception as error:
-        if is_outage(error):
-            raise DatabaseUnavailable(error) from error
-        raise
+def raise_outage(error: Exception) -> None:
+    """Raises DatabaseUnavailable from `error` when it means the database is
+    unreachable; the caller re-raises any other error as it is. (A try block
+    at each call costs less than a context manager on these hot paths.)"""
+    if is_outage(error):
+        raise DatabaseUnavailable(error) from error
 
 
 def _ping(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:

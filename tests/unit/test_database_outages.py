@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy.exc
 
 from server.core.errors import DatabaseUnavailable
-from server.store.database import is_outage, outages
+from server.store.database import is_outage, raise_outage
 
 
 def _wrapped(cls: type[sqlalchemy.exc.DBAPIError], orig: Exception) -> Exception:
@@ -31,8 +31,9 @@ def _wrapped(cls: type[sqlalchemy.exc.DBAPIError], orig: Exception) -> Exception
 )
 def test_unreachable_database_errors_are_outages(error: Exception) -> None:
     assert is_outage(error)
-    with pytest.raises(DatabaseUnavailable) as caught, outages():
-        raise error
+    with pytest.raises(DatabaseUnavailable) as caught:
+        raise_outage(error)
+    assert caught.value.__cause__ is error
     assert caught.value.reason == "DATABASE_UNAVAILABLE"
     assert caught.value.cause == type(error).__name__
 
@@ -49,5 +50,4 @@ def test_unreachable_database_errors_are_outages(error: Exception) -> None:
 )
 def test_other_errors_pass_through(error: Exception) -> None:
     assert not is_outage(error)
-    with pytest.raises(type(error)), outages():
-        raise error
+    raise_outage(error)  # returns: the caller re-raises the error as it is
