@@ -52,11 +52,14 @@ class Plan:
     """Concurrent CreateTask loops feeding the agents."""
     celery_pools: tuple[tuple[str, int], ...] = (("prefork", 2), ("solo", 1))
     """Celery worker pools tried (pool, --concurrency); the faster one counts."""
+    comparison_rounds: int = 3
+    """Rounds of end to end on SQLite, each followed at once by Celery on the
+    same number of tasks; the median of the rounds counts."""
 
     @classmethod
     def of(cls, quick: bool) -> Plan:
         if quick:
-            return cls(Window(0.5, 2.0), fanout_s=2.0)
+            return cls(Window(0.5, 2.0), fanout_s=2.0, comparison_rounds=1)
         return cls(Window(1.0, 5.0))
 
 
