@@ -160,14 +160,8 @@ class Report:
                     f"{label:<44} {node['per_s']:>11,.0f}  {unit:<9} "
                     f"{cpu[0]:>7} {cpu[1]:>7} {cpu[2]:>7}"
                 )
-        celery = self.results.get("celery", {})
-        if len(celery.get("rounds", ())) > 1:
-            e2e_rounds = self.results.get("e2e-sqlite", {}).get("rounds", [])
-            pairs = ", ".join(
-                f"{e2e:,.0f}/{other:,.0f}"
-                for e2e, other in zip(e2e_rounds, celery["rounds"], strict=False)
-            )
-            lines.append(f"{'  rounds, e2e SQLite / Celery (median shown)':<44} {pairs} tasks/s")
+            if path == ("celery",):
+                lines += self._celery_rounds()
         fanout = self.results.get("fanout", {})
         if "latency_ms" in fanout:
             latency = fanout["latency_ms"]
@@ -228,6 +222,17 @@ class Report:
                 value = None
             found.append({"name": name, "description": description, "value": value})
         return found
+
+    def _celery_rounds(self) -> list[str]:
+        celery = self.results.get("celery", {})
+        if len(celery.get("rounds", ())) < 2:
+            return []
+        e2e_rounds = self.results.get("e2e-sqlite", {}).get("rounds", [])
+        pairs = ", ".join(
+            f"{e2e:,.0f}/{other:,.0f}"
+            for e2e, other in zip(e2e_rounds, celery["rounds"], strict=False)
+        )
+        return [f"{'  rounds, e2e SQLite / Celery (median shown)':<44} {pairs} tasks/s"]
 
     def to_json(self) -> dict[str, Any]:
         return {
