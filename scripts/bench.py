@@ -91,11 +91,45 @@ async def bare_empty_unary(plan: Plan, server: Child, address: str) -> dict[str,
 
 
 async def create(plan: Plan) -> dict[str, Any]:
-    with taskplane_server() as server:
-        async with channels(server.address, server.api_key, plan.channels) as apis:
-            rate = await create_tasks(apis, plan.concurrency, plan.window, server.child.pid)
-            reads = await get_tasks(apis, plan.concurrency, plan.window, server.child.pid)
-    return {**rate_fields(rate), "get_task": rate_fields(reads)}
+    """CreateTask, then GetTask, each round right after the bare empty unary
+    (both servers up, one idle while the other is measured), for
+    `plan.comparison_rounds` rounds: the median round's ratio keeps the
+    VM's drift out (see `e2e_sqlite_and_celery`)."""
+    bares: list[dict[str, Any]] = []
+    creates: list[dict[str, Any]] = []
+    reads: list[dict[str, Any]] = []
+    async with bare_server() as (bare, address):
+        with taskplane_server() as server:
+            async with channels(server.address, server.api_key, plan.channels) as apis:
+                pid = server.child.pid
+                for _ in range(plan.comparison_rounds):
+                    bares.append(await bare_empty_unary(plan, bare, address))
+                    created = await create_tasks(apis, plan.concurrency, plan.window, pid)
+                    creates.append(rate_fields(created))
+                    read = await get_tasks(apis, plan.concurrency, plan.window, pid)
+                    reads.append(rate_fields(read))
+    return {
+        **_median(creates),
+        **_against(creates, bares),
+        "bare_rounds": [run["per_s"] for run in bares],
+        "get_task": {**_median(reads), **_against(reads, bares)},
+    }
+
+
+def _against(runs: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each round's rate over its baseline's, and their median."""
+    ratios = sorted(run["per_s"] / base["per_s"] for run, base in zip(runs, baselines, strict=True))
+    return {
+        "rounds": [run["per_s"] for run in runs],
+        "round_ratios": [round(ratio, 3) for ratio in ratios],
+        "median_ratio": round(ratios[(len(ratios) - 1) // 2], 3),
+    }
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rate (the lower middle of an even count)."""
+    ranked = sorted(runs, key=lambda run: float(run["per_s"]))
+    return ranked[(len(ranked) - 1) // 2]
 
 
 async def e2e(plan: Plan, database_url: str = "") -> dict[str, Any]:
@@ -158,12 +192,6 @@ def celery(plan: Plan, tasks: int, broker: str) -> dict[str, Any]:
     }
 
 
-def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median rate (the lower middle of an even count)."""
-    ranked = sorted(runs, key=lambda run: float(run["per_s"]))
-    return ranked[(len(ranked) - 1) // 2]
-
-
 async def e2e_sqlite_and_celery(report: Report, plan: Plan, redis: str) -> None:
     """End to end on SQLite, then Celery at once on as many tasks, for
     `plan.comparison_rounds` rounds. The VM's speed drifts over tens of
@@ -192,14 +220,13 @@ async def e2e_sqlite_and_celery(report: Report, plan: Plan, redis: str) -> None:
             "rounds": [run["per_s"] for run in e2e_runs],
         }
     if celery_runs:
-        ratios = sorted(
-            e2e["per_s"] / run["per_s"] for e2e, run in zip(e2e_runs, celery_runs, strict=False)
-        )
+        # Celery's median run, with each round's end-to-end rate over its own.
+        against = _against(e2e_runs, celery_runs) if len(e2e_runs) == len(celery_runs) else {}
         report.results["celery"] = {
             **_median(celery_runs),
             "rounds": [run["per_s"] for run in celery_runs],
-            "round_ratios": [round(ratio, 3) for ratio in ratios],
-            "median_ratio": round(ratios[(len(ratios) - 1) // 2], 3) if ratios else None,
+            "round_ratios": against.get("round_ratios", []),
+            "median_ratio": against.get("median_ratio"),
         }
 
 
