@@ -109,27 +109,27 @@ async def create(plan: Plan) -> dict[str, Any]:
                     read = await get_tasks(apis, plan.concurrency, plan.window, pid)
                     reads.append(rate_fields(read))
     return {
-        **_median(creates),
-        **_against(creates, bares),
+        **_rounds(creates),
+        **_ratios(creates, bares),
         "bare_rounds": [run["per_s"] for run in bares],
-        "get_task": {**_median(reads), **_against(reads, bares)},
+        "get_task": {**_rounds(reads), **_ratios(reads, bares)},
     }
 
 
-def _against(runs: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> dict[str, Any]:
+def _rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median rate (the lower middle of an even count), with
+    every round's rate."""
+    ranked = sorted(runs, key=lambda run: float(run["per_s"]))
+    return {**ranked[(len(ranked) - 1) // 2], "rounds": [run["per_s"] for run in runs]}
+
+
+def _ratios(runs: list[dict[str, Any]], baselines: list[dict[str, Any]]) -> dict[str, Any]:
     """Each round's rate over its baseline's, and their median."""
     ratios = sorted(run["per_s"] / base["per_s"] for run, base in zip(runs, baselines, strict=True))
     return {
-        "rounds": [run["per_s"] for run in runs],
         "round_ratios": [round(ratio, 3) for ratio in ratios],
         "median_ratio": round(ratios[(len(ratios) - 1) // 2], 3),
     }
-
-
-def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median rate (the lower middle of an even count)."""
-    ranked = sorted(runs, key=lambda run: float(run["per_s"]))
-    return ranked[(len(ranked) - 1) // 2]
 
 
 async def e2e(plan: Plan, database_url: str = "") -> dict[str, Any]:
@@ -215,18 +215,13 @@ async def e2e_sqlite_and_celery(report: Report, plan: Plan, redis: str) -> None:
         if "celery" in report.results:
             celery_runs.append(report.results["celery"])
     if e2e_runs:
-        report.results["e2e-sqlite"] = {
-            **_median(e2e_runs),
-            "rounds": [run["per_s"] for run in e2e_runs],
-        }
+        report.results["e2e-sqlite"] = _rounds(e2e_runs)
     if celery_runs:
         # Celery's median run, with each round's end-to-end rate over its own.
-        against = _against(e2e_runs, celery_runs) if len(e2e_runs) == len(celery_runs) else {}
+        paired = len(e2e_runs) == len(celery_runs)
         report.results["celery"] = {
-            **_median(celery_runs),
-            "rounds": [run["per_s"] for run in celery_runs],
-            "round_ratios": against.get("round_ratios", []),
-            "median_ratio": against.get("median_ratio"),
+            **_rounds(celery_runs),
+            **(_ratios(e2e_runs, celery_runs) if paired else {}),
         }
 
 

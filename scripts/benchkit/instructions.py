@@ -36,7 +36,7 @@ from google.protobuf import duration_pb2, empty_pb2, struct_pb2
 
 from benchkit.bare import empty_methods
 from benchkit.client import Api, channels
-from benchkit.loads import new_task, register_agent
+from benchkit.loads import new_task, register_agent, tasks_to_read
 from benchkit.procs import child_env, free_port
 from taskplane.v1 import agents_pb2, tasks_pb2
 
@@ -158,10 +158,7 @@ async def taskplane(kind: str, calls: int, source: Path, work: Path) -> float:
             await closed_loop(300, create)
             return await server.counting(lambda: closed_loop(calls, create))
         if kind == "get":
-            ids = [
-                (await apis[0].tasks.CreateTask(new_task("bench.get", n))).task.id
-                for n in range(256)
-            ]
+            ids = await tasks_to_read(apis[0])
 
             async def get(number: int) -> object:
                 request = tasks_pb2.GetTaskRequest(task_id=ids[number % len(ids)])

@@ -177,15 +177,20 @@ async def create_tasks(
     return await measure([worker] * concurrency, meter, window, server_pgid)
 
 
+async def tasks_to_read(api: Api, count: int = 256) -> list[str]:
+    """Creates `count` tasks for a GetTask load; returns their ids."""
+    return [
+        (await api.tasks.CreateTask(new_task("bench.get", number))).task.id
+        for number in range(count)
+    ]
+
+
 async def get_tasks(
     apis: Sequence[Api], concurrency: int, window: Window, server_pgid: int
 ) -> Rate:
     """GetTask of existing tasks in a closed loop: the cost of the cheapest
     authenticated call that reads the store, next to CreateTask's."""
-    created = [
-        (await apis[0].tasks.CreateTask(new_task("bench.get", number))).task.id
-        for number in range(256)
-    ]
+    created = await tasks_to_read(apis[0])
     meter = Meter()
 
     async def worker(index: int) -> None:

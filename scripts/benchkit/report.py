@@ -21,12 +21,21 @@ class Target:
     plan: tuple[tuple[str, float], ...] = ()
 
     def check(self, results: dict[str, dict[str, Any]]) -> tuple[float | None, bool | None]:
-        try:
-            value = self.value(results)
-        except (KeyError, TypeError, ZeroDivisionError):
+        value = _measured(self.value, results)
+        if value is None:
             return None, None
         compare = operator.ge if self.at_least else operator.le
         return value, bool(compare(value, self.limit))
+
+
+def _measured(
+    compute: Callable[[dict[str, dict[str, Any]]], float], results: dict[str, dict[str, Any]]
+) -> float | None:
+    """A figure computed from the results, or None when its parts were not measured."""
+    try:
+        return compute(results)
+    except (KeyError, TypeError, ZeroDivisionError):
+        return None
 
 
 def _get(results: dict[str, dict[str, Any]], *path: str) -> float:
@@ -216,34 +225,28 @@ class Report:
     def references(self) -> list[dict[str, Any]]:
         found = []
         for name, description, compute in REFERENCES:
-            try:
-                value: float | None = round(compute(self.results), 3)
-            except (KeyError, TypeError, ZeroDivisionError):
-                value = None
-            found.append({"name": name, "description": description, "value": value})
+            value = _measured(compute, self.results)
+            rounded = None if value is None else round(value, 3)
+            found.append({"name": name, "description": description, "value": rounded})
         return found
 
     def _create_rounds(self) -> list[str]:
         create = self.results.get("create", {})
-        bare, reads = create.get("bare_rounds", []), create.get("get_task", {}).get("rounds", [])
-        if len(bare) < 2:
-            return []
-        rounds = ", ".join(
-            f"{b:,.0f}/{c:,.0f}/{g:,.0f}"
-            for b, c, g in zip(bare, create.get("rounds", []), reads, strict=False)
+        return _rounds_line(
+            "  rounds, bare / CreateTask / GetTask",
+            "calls/s",
+            create.get("bare_rounds", []),
+            create.get("rounds", []),
+            create.get("get_task", {}).get("rounds", []),
         )
-        return [f"{'  rounds, bare / CreateTask / GetTask':<44} {rounds} calls/s"]
 
     def _celery_rounds(self) -> list[str]:
-        celery = self.results.get("celery", {})
-        if len(celery.get("rounds", ())) < 2:
-            return []
-        e2e_rounds = self.results.get("e2e-sqlite", {}).get("rounds", [])
-        pairs = ", ".join(
-            f"{e2e:,.0f}/{other:,.0f}"
-            for e2e, other in zip(e2e_rounds, celery["rounds"], strict=False)
+        return _rounds_line(
+            "  rounds, e2e SQLite / Celery (median shown)",
+            "tasks/s",
+            self.results.get("e2e-sqlite", {}).get("rounds", []),
+            self.results.get("celery", {}).get("rounds", []),
         )
-        return [f"{'  rounds, e2e SQLite / Celery (median shown)':<44} {pairs} tasks/s"]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -255,6 +258,16 @@ class Report:
             "targets": self.checks(),
             "references": self.references(),
         }
+
+
+def _rounds_line(label: str, unit: str, *series: list[float]) -> list[str]:
+    """One line with each round's rates, `a/b/..` per round; none for a single round."""
+    if min(len(rates) for rates in series) < 2:
+        return []
+    rounds = ", ".join(
+        "/".join(f"{rate:,.0f}" for rate in rates) for rates in zip(*series, strict=False)
+    )
+    return [f"{label:<44} {rounds} {unit}"]
 
 
 def _percent(value: object) -> str:
